@@ -1,0 +1,69 @@
+# Two commands do all set-up on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+FLASK := $(VENV)/bin/flask --app wsgi
+PO := translations/ko/LC_MESSAGES/messages.po
+MO := $(PO:.po=.mo)
+export MODEL_DIR ?= $(CURDIR)/instance/models
+
+.PHONY: run test setup deps dev-deps models translations db system-test-deps lint format bench messages clean
+
+run: deps models translations db
+	$(FLASK) users ensure-admin
+	@echo "Starting gunicorn on http://127.0.0.1:8000 (models load in each worker; /healthz says when ready)"
+	exec $(VENV)/bin/gunicorn -c gunicorn.conf.py wsgi:app
+
+test: dev-deps models translations system-test-deps
+	$(PY) -m pytest
+
+setup: dev-deps models translations db
+
+$(VENV)/bin/python:
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] >= (3, 11), "Python 3.11+ is needed"'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(VENV)/bin/python
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+deps: $(VENV)/.runtime
+dev-deps: $(VENV)/.dev
+
+models: deps
+	$(PY) -m ml.fetch
+
+translations: $(MO)
+$(MO): $(PO) | $(VENV)/.runtime
+	$(VENV)/bin/pybabel compile -q -d translations
+
+db: deps translations
+	$(FLASK) db upgrade
+
+# Real servers and browser the tests start themselves: Chromium (pages) and PostgreSQL.
+system-test-deps:
+	@./scripts/install-system-deps.sh
+
+lint: dev-deps
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: dev-deps
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: dev-deps models
+	$(PY) bench/recognition.py
+
+# Re-extract UI strings after changing templates or code; then translate the .po file.
+messages: dev-deps
+	$(VENV)/bin/pybabel extract -q -F babel.cfg -k _l -o translations/messages.pot .
+	$(VENV)/bin/pybabel update -q -i translations/messages.pot -d translations --no-fuzzy-matching
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

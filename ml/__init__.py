@@ -1,0 +1,1 @@
+"""Model code for face recognition and effects; plain Python over numpy, no Flask."""

@@ -1,0 +1,297 @@
+"""Face detection with MTCNN (mtcnn 1.0.0) for enrollment photos and kiosk camera frames."""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+from ml.errors import MultipleFacesError, NoFaceError
+
+KEYPOINT_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
+
+# Why min_face_size > 20 makes mtcnn 1.0.0 find nothing (mtcnn/utils/images.py,
+# build_scale_pyramid, called by mtcnn/stages/stage_pnet.py, StagePNet.__call__):
+# the number of pyramid levels is computed from min(h, w) / 12 alone, as if the pyramid started
+# at scale 1.0, but the levels then start at m = 12 / min_face_size. With m < 0.6 the last levels
+# shrink the image below PNet's 12 px window: for min_face_size=40 the smallest level is ~6.5 px
+# whatever the image size. PNet's convolutions then get a negative-size input, TensorFlow raises
+# InvalidArgumentError, and MTCNN.detect_faces (mtcnn/mtcnn.py) catches exactly that error as
+# "No faces found" and returns [] for the whole image (for a batch: for every image in it).
+# min_face_size <= 20 is safe for every image size (smallest level >= 12 px). Besides,
+# StagePNet.__call__ accepts `min_size` but never passes it on to build_scale_pyramid.
+# So mtcnn always gets min_face_size <= 20 here, and a larger minimum face is obtained by
+# downscaling the image first so that such a face becomes 20 px: the same pyramid as classic
+# MTCNN (first level 12 / min_face_size of the original), with far fewer pixels to scan.
+_MTCNN_SAFE_MIN_FACE = 20.0
+_PNET_WINDOW = 12.0
+# mtcnn builds no pyramid level at all when the smaller side is under ~21 px.
+_MIN_DETECT_SIDE = 24
+_EMPTY_ROWS = np.empty((0, 16))
+
+
+@dataclass(frozen=True)
+class DetectedFace:
+    """One detected face in original image coordinates; box is (x, y, w, h) clipped to the image."""
+
+    box: tuple[int, int, int, int]
+    confidence: float
+    keypoints: dict[str, tuple[float, float]]
+
+    @property
+    def area(self) -> int:
+        """Box area in pixels."""
+        return self.box[2] * self.box[3]
+
+    @property
+    def eye_angle(self) -> float:
+        """Angle in degrees of the line from the image-left eye to the image-right eye."""
+        (lx, ly), (rx, ry) = self.keypoints["left_eye"], self.keypoints["right_eye"]
+        return math.degrees(math.atan2(ry - ly, rx - lx))
+
+    def keypoints_inside(self, slack: float = 0.0) -> bool:
+        """Whether all keypoints lie inside the box, enlarged by `slack` times its size."""
+        x, y, w, h = self.box
+        dx, dy = slack * w, slack * h
+        return all(
+            x - dx <= px <= x + w + dx and y - dy <= py <= y + h + dy
+            for px, py in self.keypoints.values()
+        )
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """One image resized for the cascade: proposals on `proposal`, refinement on `refine`."""
+
+    original_shape: tuple[int, int]
+    refine: np.ndarray
+    proposal: np.ndarray
+    mtcnn_min_face: float
+
+
+class FaceDetector:
+    """MTCNN face detector: create once and reuse; calls are serialized by a lock.
+
+    PNet and RNet run on the image downscaled for the minimum face size; ONet (final box and
+    keypoints) runs on the image downscaled only to `max_side`, so keypoints keep full precision.
+    """
+
+    def __init__(
+        self,
+        min_face_size: float = 20.0,
+        max_side: int = 1024,
+        min_confidence: float = 0.8,
+        stage_thresholds: tuple[float, float] = (0.6, 0.7),
+        scale_factor: float = 0.709,
+        device: str = "CPU:0",
+    ) -> None:
+        """Set the tuning knobs (sizes in original-image pixels) and load the three networks."""
+        if min_face_size <= 0 or max_side < _MIN_DETECT_SIDE:
+            raise ValueError(f"need min_face_size > 0 and max_side >= {_MIN_DETECT_SIDE}")
+        if not 0.0 < scale_factor < 1.0:
+            raise ValueError("scale_factor must be in (0, 1)")
+        self.min_face_size = float(min_face_size)
+        self.max_side = int(max_side)
+        self.min_confidence = float(min_confidence)
+        self.stage_thresholds = (float(stage_thresholds[0]), float(stage_thresholds[1]))
+        self.scale_factor = float(scale_factor)
+        self.device = device
+        (self._pnet, self._rnet, self._onet), self._graphs = _load_stages()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def for_photos(cls, **overrides: Any) -> FaceDetector:
+        """Preset for enrollment and general photos: faces from 20 px, photos cut to 1024 px."""
+        # RNet at 0.6 instead of 0.7: a face behind sunglasses and a microphone got 0.68 from RNet
+        # but 0.9996 from ONet; ONet (min_confidence) still makes the final call.
+        params: dict[str, Any] = {
+            "min_face_size": 20.0,
+            "max_side": 1024,
+            "min_confidence": 0.8,
+            "stage_thresholds": (0.6, 0.6),
+        }
+        return cls(**{**params, **overrides})
+
+    @classmethod
+    def for_kiosk(cls, **overrides: Any) -> FaceDetector:
+        """Preset for kiosk frames (640x480): only faces of 40 px and more, ~2x faster."""
+        params: dict[str, Any] = {"min_face_size": 40.0, "max_side": 640, "min_confidence": 0.8}
+        return cls(**{**params, **overrides})
+
+    def detection_scales(self, height: int, width: int) -> tuple[float, float, float]:
+        """Return (refine scale, proposal scale, mtcnn min_face_size) for an image of this size."""
+        refine = min(1.0, self.max_side / max(height, width))
+        proposal = min(refine, _MTCNN_SAFE_MIN_FACE / self.min_face_size)
+        mtcnn_min = min(max(self.min_face_size * proposal, _PNET_WINDOW), _MTCNN_SAFE_MIN_FACE)
+        return refine, proposal, mtcnn_min
+
+    def warmup(self, height: int = 480, width: int = 640) -> None:
+        """Run a detection on a blank frame of the expected size, so the first real call is fast."""
+        # The first call traces the graphs, and oneDNN builds its kernels per input shape. A blank
+        # frame stops after PNet, so RNet and ONet are run once on empty patches of their size.
+        self.detect(np.zeros((height, width, 3), dtype=np.uint8))
+        for graph, side in zip(self._graphs, (24, 48), strict=True):
+            graph(np.zeros((1, side, side, 3), dtype=np.float32))
+
+    def detect(self, rgb: np.ndarray) -> list[DetectedFace]:
+        """Detect faces in an RGB uint8 image; largest first, in original coordinates."""
+        return self.detect_batch([rgb])[0]
+
+    def detect_batch(self, images: Sequence[np.ndarray]) -> list[list[DetectedFace]]:
+        """Detect faces in several RGB images with one network call per stage and scale."""
+        results: list[list[DetectedFace]] = [[] for _ in images]
+        prepared = [self._prepare(_as_rgb(image)) for image in images]
+        usable = [
+            i for i, p in enumerate(prepared) if min(p.proposal.shape[:2]) >= _MIN_DETECT_SIDE
+        ]
+        if not usable:
+            return results
+        batch = [prepared[i] for i in usable]
+        with self._lock:
+            rows = self._run_cascade(batch)
+        for batch_index, image_index in enumerate(usable):
+            item = batch[batch_index]
+            mine = rows[rows[:, 0] == batch_index]
+            results[image_index] = _to_faces(mine, item.refine.shape[:2], item.original_shape)
+        return results
+
+    def _prepare(self, rgb: np.ndarray) -> _Prepared:
+        """Resize one image for the cascade."""
+        height, width = rgb.shape[:2]
+        refine_scale, proposal_scale, mtcnn_min = self.detection_scales(height, width)
+        refine = _resize(rgb, refine_scale)
+        proposal = refine if proposal_scale == refine_scale else _resize(rgb, proposal_scale)
+        return _Prepared((height, width), refine, proposal, mtcnn_min)
+
+    def _run_cascade(self, batch: Sequence[_Prepared]) -> np.ndarray:
+        """Run PNet/RNet on the proposal images and ONet on the refine images; ONet rows."""
+        import tensorflow as tf
+
+        with tf.device(self.device):
+            proposals, shapes = _normalized_stack([item.proposal for item in batch])
+            # One min_face_size for the batch: the smallest is safe (<= 20) for every image.
+            rows = self._pnet(
+                images_normalized=proposals,
+                images_oshapes=shapes,
+                min_face_size=min(item.mtcnn_min_face for item in batch),
+                scale_factor=self.scale_factor,
+                threshold_pnet=self.stage_thresholds[0],
+            )
+            if len(rows) == 0:
+                return _EMPTY_ROWS
+            rows = self._rnet(
+                images_normalized=proposals,
+                bboxes_batch=rows,
+                threshold_rnet=self.stage_thresholds[1],
+            )
+            if len(rows) == 0:
+                return _EMPTY_ROWS
+            if all(item.refine is item.proposal for item in batch):
+                refines = proposals
+            else:
+                refines, _ = _normalized_stack([item.refine for item in batch])
+                # Images are stacked top-left aligned, so only a per-image scale maps the boxes.
+                ratios = np.array(
+                    [
+                        (
+                            item.refine.shape[1] / item.proposal.shape[1],
+                            item.refine.shape[0] / item.proposal.shape[0],
+                        )
+                        for item in batch
+                    ]
+                )[np.asarray(rows[:, 0], dtype=int)]
+                rows = np.array(rows, dtype=np.float64)
+                rows[:, [1, 3]] *= ratios[:, [0]]
+                rows[:, [2, 4]] *= ratios[:, [1]]
+            rows = self._onet(
+                images_normalized=refines, bboxes_batch=rows, threshold_onet=self.min_confidence
+            )
+        return np.asarray(rows, dtype=np.float64).reshape(-1, 16)
+
+
+def _load_stages() -> tuple[tuple[Any, Any, Any], tuple[Callable[..., Any], ...]]:
+    """Build mtcnn's three stages, networks compiled as graphs; also return RNet/ONet graphs."""
+    import tensorflow as tf
+    from mtcnn.stages import StageONet, StagePNet, StageRNet
+
+    spec = tf.TensorSpec([None, None, None, 3], tf.float32)
+    stages = []
+    for stage_class in (StagePNet, StageRNet, StageONet):
+        stage = stage_class()
+        # mtcnn runs its Keras networks eagerly, one Python call per layer; as graphs the same
+        # weights give the same numbers about 3x faster (most of the time was call overhead).
+        stage._model = tf.function(stage.model, input_signature=[spec])
+        stages.append(stage)
+    return (stages[0], stages[1], stages[2]), (stages[1].model, stages[2].model)
+
+
+def _resize(rgb: np.ndarray, scale: float) -> np.ndarray:
+    """Downscale an image by `scale` with area interpolation (scale 1 returns it unchanged)."""
+    if scale >= 1.0:
+        return rgb
+    height, width = rgb.shape[:2]
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+
+
+def _normalized_stack(images: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Stack images top-left aligned, padded with black, normalized as mtcnn does ([-1, 1])."""
+    shapes = np.array([image.shape for image in images])
+    height, width = shapes[:, 0].max(), shapes[:, 1].max()
+    stack = np.zeros((len(images), height, width, 3), dtype=np.float32)
+    for index, image in enumerate(images):
+        stack[index, : image.shape[0], : image.shape[1]] = image
+    stack -= 127.5
+    stack /= 128.0
+    return stack, shapes
+
+
+def _as_rgb(image: np.ndarray) -> np.ndarray:
+    """Validate an image as HxWx3 uint8 (grey and RGBA are converted)."""
+    image = np.asarray(image)
+    if image.dtype != np.uint8:
+        raise ValueError(f"expected a uint8 image, got {image.dtype}")
+    if image.ndim == 2:
+        image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+    elif image.ndim == 3 and image.shape[2] == 4:
+        image = np.ascontiguousarray(image[:, :, :3])
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"expected an HxWx3 RGB image, got shape {image.shape}")
+    return image
+
+
+def _to_faces(
+    rows: np.ndarray, refine_shape: tuple[int, int], original_shape: tuple[int, int]
+) -> list[DetectedFace]:
+    """Map ONet rows (xyxy in refine-image pixels) to original-image faces, largest first."""
+    height, width = original_shape
+    sy, sx = height / refine_shape[0], width / refine_shape[1]
+    faces = []
+    for row in rows:
+        x1, y1 = max(0, math.floor(row[1] * sx)), max(0, math.floor(row[2] * sy))
+        x2, y2 = min(width, math.ceil(row[3] * sx)), min(height, math.ceil(row[4] * sy))
+        if x2 <= x1 or y2 <= y1:
+            continue
+        keypoints = {
+            name: (float(row[6 + i] * sx), float(row[11 + i] * sy))
+            for i, name in enumerate(KEYPOINT_NAMES)
+        }
+        faces.append(DetectedFace((x1, y1, x2 - x1, y2 - y1), float(row[5]), keypoints))
+    faces.sort(key=lambda face: (face.area, face.confidence), reverse=True)
+    return faces
+
+
+def dominant_face(faces: Sequence[DetectedFace], ratio: float = 0.5) -> DetectedFace:
+    """Return the largest face; raise if none, or if the runner-up's area is > ratio of it."""
+    if not faces:
+        raise NoFaceError()
+    ordered = sorted(faces, key=lambda face: face.area, reverse=True)
+    if len(ordered) > 1 and ordered[1].area > ratio * ordered[0].area:
+        similar = sum(1 for face in ordered if face.area > ratio * ordered[0].area)
+        raise MultipleFacesError(count=similar)
+    return ordered[0]

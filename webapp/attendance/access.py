@@ -1,0 +1,32 @@
+"""API authentication: a kiosk token in X-Kiosk-Token, or a logged-in admin's session."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import g, request
+from flask_login import current_user
+
+from webapp.attendance.services import kiosk_for_token
+from webapp.auth.models import Role
+from webapp.errors import Forbidden, Unauthorized
+
+
+def kiosk_or_admin_required(view):
+    """Set g.kiosk (token callers) or require an admin session."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        token = request.headers.get("X-Kiosk-Token")
+        g.kiosk = None
+        if token:
+            g.kiosk = kiosk_for_token(token)
+            if g.kiosk is None:
+                raise Unauthorized("The kiosk token is not valid or was revoked.", "invalid_token")
+        elif not current_user.is_authenticated:
+            raise Unauthorized("Send X-Kiosk-Token or log in as an admin.")
+        elif current_user.role != Role.ADMIN:
+            raise Forbidden("Only admins and kiosks may use this API.")
+        return view(*args, **kwargs)
+
+    return wrapped

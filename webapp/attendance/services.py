@@ -1,0 +1,62 @@
+"""Kiosk registration and token checks; they own the commits."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from webapp import audit
+from webapp.attendance.models import Kiosk
+from webapp.db import utcnow
+from webapp.errors import AppError, NotFound
+from webapp.extensions import db
+
+LAST_SEEN_RESOLUTION = timedelta(seconds=30)
+
+
+def hash_token(token: str) -> str:
+    """Return the stored form of a kiosk token (tokens are random, so a plain sha256 is enough)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_kiosk(name: str, actor=None) -> tuple[Kiosk, str]:
+    """Register a kiosk and return it with its token, which is never shown again."""
+    name = name.strip()
+    if not name:
+        raise AppError("A kiosk needs a name.", "name_required")
+    if db.session.scalar(select(Kiosk).where(Kiosk.name == name)):
+        raise AppError(f"A kiosk named {name!r} already exists.", "kiosk_name_taken", 409)
+    token = "kiosk_" + secrets.token_urlsafe(32)
+    kiosk = Kiosk(name=name, token_hash=hash_token(token))
+    db.session.add(kiosk)
+    db.session.flush()
+    audit.record("kiosk.create", "kiosk", kiosk.id, actor, after={"name": name})
+    db.session.commit()
+    return kiosk, token
+
+
+def revoke_kiosk(name: str, actor=None) -> Kiosk:
+    """Revoke a kiosk's token; its past events stay."""
+    kiosk = db.session.scalar(select(Kiosk).where(Kiosk.name == name))
+    if kiosk is None:
+        raise NotFound(f"No kiosk named {name!r}.")
+    if kiosk.revoked_at is None:
+        kiosk.revoked_at = utcnow()
+        audit.record("kiosk.revoke", "kiosk", kiosk.id, actor, before={"active": True})
+        db.session.commit()
+    return kiosk
+
+
+def kiosk_for_token(token: str) -> Kiosk | None:
+    """Return the active kiosk holding this token, noting that it was seen."""
+    kiosk = db.session.scalar(select(Kiosk).where(Kiosk.token_hash == hash_token(token)))
+    if kiosk is None or kiosk.revoked_at is not None:
+        return None
+    now = utcnow()
+    if kiosk.last_seen_at is None or now - kiosk.last_seen_at > LAST_SEEN_RESOLUTION:
+        kiosk.last_seen_at = now
+        db.session.commit()
+    return kiosk

@@ -1,0 +1,66 @@
+"""`flask employees ...`: bulk enrollment from folders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from webapp.employees.models import Employee
+from webapp.employees.services import (
+    MAX_PHOTOS_PER_UPLOAD,
+    Upload,
+    create_employee,
+    enroll_photos,
+)
+from webapp.extensions import db, models
+from webapp.recognition.services import train_classifier
+
+employees = AppGroup("employees", help="Manage employees and their enrollment.")
+
+PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
+
+
+@employees.command("import")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def import_folder(folder: Path) -> None:
+    """Enroll one employee per sub-folder of FOLDER (folder name = name), then train once."""
+    click.echo("loading models ...")
+    models.load()
+    enrolled = rejected = 0
+    for person_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
+        photos = sorted(p for p in person_dir.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES)
+        if not photos:
+            click.echo(f"{person_dir.name}: no photos, skipped", err=True)
+            continue
+        employee = db.session.scalar(select(Employee).where(Employee.name == person_dir.name))
+        if employee is None:
+            employee = create_employee(person_dir.name, actor="cli")
+        count = 0
+        for start in range(0, len(photos), MAX_PHOTOS_PER_UPLOAD):
+            batch = [
+                Upload(p.name, p.read_bytes())
+                for p in photos[start : start + MAX_PHOTOS_PER_UPLOAD]
+            ]
+            report = enroll_photos(employee, batch, actor="cli", retrain=False)
+            count += len(report.enrolled)
+            for bad in report.rejected:
+                click.echo(f"{person_dir.name}/{bad.filename}: skipped: {bad.message}", err=True)
+            rejected += len(report.rejected)
+        enrolled += count
+        click.echo(f"{employee.name}: {count} photo(s) enrolled")
+    version = train_classifier("cli")
+    click.echo(
+        f"enrolled {enrolled} photo(s), skipped {rejected}; classifier v{version.id} "
+        f"({version.employee_count} people, {version.template_count} templates)"
+    )
+
+
+@employees.command("list")
+def list_employees() -> None:
+    """List employees with their number of enrolled photos."""
+    for employee in db.session.scalars(select(Employee).order_by(Employee.name)):
+        state = "" if employee.active else " (inactive)"
+        click.echo(f"{employee.id:5d}  {employee.name}{state}  photos={len(employee.photos)}")

@@ -1,0 +1,143 @@
+"""Train and use the open-set classifier; every worker follows the newest version in the DB."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+from flask import current_app
+from sqlalchemy import func, select
+
+from ml.classifier import OpenSetClassifier
+from webapp import audit
+from webapp.employees.models import Employee, FaceTemplate
+from webapp.extensions import db, models
+from webapp.recognition.models import ClassifierVersion
+
+
+@dataclass(frozen=True)
+class RecognizedFace:
+    """One face in an image and who it is (or None for unknown)."""
+
+    box: tuple[int, int, int, int]
+    employee_id: int | None
+    name: str | None
+    similarity: float
+
+    def as_dict(self) -> dict:
+        """The API's JSON shape."""
+        return {
+            "box": list(self.box),
+            "employee_id": self.employee_id,
+            "name": self.name,
+            "similarity": round(self.similarity, 4),
+            "known": self.employee_id is not None,
+        }
+
+
+def train_classifier(actor=None) -> ClassifierVersion:
+    """Train a new classifier version on the templates of active employees and store it."""
+    analyzer_version = models.get("faces").version
+    rows = db.session.execute(
+        select(FaceTemplate.employee_id, FaceTemplate.embedding)
+        .join(Employee)
+        .where(Employee.active.is_(True), FaceTemplate.model_version == analyzer_version)
+    ).all()
+    threshold = current_app.config["RECOGNITION_THRESHOLD"]
+    payload = None
+    labels = np.array([row.employee_id for row in rows], dtype=np.int64)
+    if rows:
+        embeddings = np.stack([np.frombuffer(row.embedding, dtype="<f4") for row in rows])
+        payload = OpenSetClassifier.fit(embeddings, labels, threshold).to_bytes()
+    version = ClassifierVersion(
+        created_by_id=getattr(actor, "id", None),
+        model_version=analyzer_version,
+        employee_count=len(set(labels.tolist())),
+        template_count=len(rows),
+        threshold=threshold,
+        stats={},
+        payload=payload,
+    )
+    db.session.add(version)
+    db.session.flush()
+    audit.record(
+        "classifier.train",
+        "classifier_version",
+        version.id,
+        actor,
+        after={"employees": version.employee_count, "templates": version.template_count},
+    )
+    db.session.commit()
+    return version
+
+
+class ClassifierCache:
+    """This process's copy of the newest classifier, reloaded when a newer version appears."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._version_id: int | None = None
+        self._classifier: OpenSetClassifier | None = None
+        self._names: dict[int, str] = {}
+
+    def current(self) -> tuple[int | None, OpenSetClassifier | None, dict[int, str]]:
+        """Return (version id, classifier or None, employee names) for the newest version."""
+        newest = db.session.scalar(select(func.max(ClassifierVersion.id)))
+        with self._lock:
+            if newest != self._version_id:
+                self._load(newest)
+            return self._version_id, self._classifier, self._names
+
+    def _load(self, version_id: int | None) -> None:
+        classifier = None
+        names: dict[int, str] = {}
+        if version_id is not None:
+            version = db.session.get(ClassifierVersion, version_id)
+            if version.payload:
+                classifier = OpenSetClassifier.from_bytes(
+                    version.payload, threshold=current_app.config["RECOGNITION_THRESHOLD"]
+                )
+                ids = [int(label) for label in classifier.classes]
+                names = dict(
+                    db.session.execute(
+                        select(Employee.id, Employee.name).where(Employee.id.in_(ids))
+                    )
+                    .tuples()
+                    .all()
+                )
+        self._version_id, self._classifier, self._names = version_id, classifier, names
+
+
+def classifier_cache() -> ClassifierCache:
+    """The app's classifier cache."""
+    return current_app.extensions["classifier_cache"]
+
+
+def model_version_label(version_id: int | None) -> str:
+    """The model_version string the API reports."""
+    faces = models.get("faces").version
+    return f"{faces}+classifier-v{version_id or 0}"
+
+
+def recognize(rgb: np.ndarray, preset: str = "photo") -> tuple[list[RecognizedFace], str]:
+    """Name every face in an image; returns the faces (largest first) and the model version."""
+    embedded = models.get("faces").analyze(rgb, preset)
+    version_id, classifier, names = classifier_cache().current()
+    results = []
+    matches = (
+        classifier.predict(np.stack([f.embedding for f in embedded]))
+        if (classifier and embedded)
+        else [None] * len(embedded)
+    )
+    for face, match in zip(embedded, matches, strict=True):
+        employee_id = match.label if match else None
+        results.append(
+            RecognizedFace(
+                box=face.face.box,
+                employee_id=employee_id,
+                name=names.get(employee_id) if employee_id is not None else None,
+                similarity=match.similarity if match else 0.0,
+            )
+        )
+    return results, model_version_label(version_id)
