@@ -40,7 +40,7 @@ models: deps
 
 translations: $(MO)
 $(MO): $(PO) | $(VENV)/.runtime
-	$(VENV)/bin/pybabel compile -q -d translations
+	$(VENV)/bin/pybabel compile -d translations >/dev/null
 
 db: deps translations
 	$(FLASK) db upgrade
@@ -62,8 +62,8 @@ bench: dev-deps models
 
 # Re-extract UI strings after changing templates or code; then translate the .po file.
 messages: dev-deps
-	$(VENV)/bin/pybabel extract -q -F babel.cfg -k _l -o translations/messages.pot .
-	$(VENV)/bin/pybabel update -q -i translations/messages.pot -d translations --no-fuzzy-matching
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -o translations/messages.pot .
+	$(VENV)/bin/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -39,7 +39,10 @@ class FaceAnalyzer:
         h5 = Path(model_dir) / FACENET_FILE
         if not h5.is_file():
             raise FileNotFoundError(f"{h5} is missing; run `python -m ml.fetch` (make does this)")
-        return cls(FaceDetector.for_photos(), FaceDetector.for_kiosk(), FaceNetEmbedder(str(h5)))
+        photo, kiosk = FaceDetector.for_photos(), FaceDetector.for_kiosk()
+        for detector in (photo, kiosk):
+            detector.warmup()  # trace the tf.functions now, not on the first request
+        return cls(photo, kiosk, FaceNetEmbedder(str(h5)))
 
     @property
     def version(self) -> str:

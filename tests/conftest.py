@@ -8,11 +8,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-MODEL_DIR = Path(os.environ.get("MODEL_DIR", ROOT / "instance" / "models"))
-DATASET = MODEL_DIR / "5-celebrity-faces-dataset"
-ADMIN_EMAIL = "admin@example.com"
-ADMIN_PASSWORD = "correct-horse-battery"
+from tests.support import DATASET, MODEL_DIR, create_user, login, make_config
 
 
 def pytest_configure(config):
@@ -20,20 +16,6 @@ def pytest_configure(config):
     os.environ.setdefault("FACENET_H5", str(MODEL_DIR / "facenet_keras.h5"))
     os.environ.setdefault("FACES_DATASET", str(DATASET))
     os.environ.setdefault("FACENET_FACES_DIR", str(DATASET / "val"))
-
-
-def make_config(instance: Path, **extra) -> dict:
-    """Test settings: everything under `instance`, models from the shared MODEL_DIR."""
-    return {
-        "TESTING": True,
-        "INSTANCE_PATH": str(instance),
-        "SECRET_KEY": "test-secret",
-        "DATABASE_URL": f"sqlite:///{instance / 'app.db'}",
-        "MODEL_DIR": str(MODEL_DIR),
-        "MEDIA_DIR": str(instance / "media"),
-        "WTF_CSRF_ENABLED": False,
-        **extra,
-    }
 
 
 @pytest.fixture(scope="session")
@@ -111,31 +93,7 @@ def enrolled_app(tmp_path, enrolled):
     return _app_from(tmp_path / "instance", enrolled / "app.db", enrolled / "media")
 
 
-def create_user(app, email=ADMIN_EMAIL, password=ADMIN_PASSWORD, role="admin"):
-    """Create a user in the app's database."""
-    from webapp.auth.models import Role
-    from webapp.auth.services import create_user as create
-
-    with app.app_context():
-        return create(email, password, Role(role)).id
-
-
-def login(client, email=ADMIN_EMAIL, password=ADMIN_PASSWORD):
-    """Log a test client in through the login form."""
-    response = client.post("/login", data={"email": email, "password": password})
-    assert response.status_code == 302, response.data[:500]
-    return client
-
-
 @pytest.fixture
 def admin_client(app, client):
     create_user(app)
     return login(client)
-
-
-def make_kiosk(app, name="lobby") -> str:
-    """Register a kiosk and return its token."""
-    from webapp.attendance.services import create_kiosk
-
-    with app.app_context():
-        return create_kiosk(name)[1]

@@ -8,6 +8,7 @@ from werkzeug.exceptions import HTTPException
 
 from ml.errors import FaceError
 from ml.images import ImageError
+from webapp.messages import describe
 from webapp.registry import ModelsNotReady
 
 
@@ -60,6 +61,7 @@ def error_response(status: int, code: str, message: str):
     """Answer an error as JSON or as a page."""
     if wants_json():
         return jsonify(error=code, message=message), status
+    message = describe(code, message)
     return render_template("error.html", status=status, code=code, message=message), status
 
 

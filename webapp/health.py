@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from webapp.extensions import models
+from webapp.registry import current_models
 
 bp = Blueprint("health", __name__)
 
@@ -12,14 +12,15 @@ bp = Blueprint("health", __name__)
 @bp.get("/healthz")
 def healthz():
     """Report whether this worker can serve model routes."""
-    if not models.ready:
-        status = "error" if models.error else "loading"
-        return jsonify(status=status, error=models.error), 503, {"Retry-After": "5"}
+    registry = current_models()
+    if not registry.ready:
+        status = "error" if registry.error else "loading"
+        return jsonify(status=status, error=registry.error), 503, {"Retry-After": "5"}
     return jsonify(
         status="ok",
-        models=models.versions(),
-        device=models.device,
-        load_seconds=round(models.load_seconds or 0.0, 2),
+        models=registry.versions(),
+        device=registry.device,
+        load_seconds=round(registry.load_seconds or 0.0, 2),
     )
 
 

@@ -97,3 +97,10 @@ class ModelRegistry:
     def versions(self) -> dict[str, str]:
         """Return the version string of each loaded model."""
         return {name: getattr(model, "version", "unknown") for name, model in self._models.items()}
+
+
+def current_models() -> ModelRegistry:
+    """The model registry of the running app."""
+    from flask import current_app
+
+    return current_app.extensions["model_registry"]

@@ -16,6 +16,7 @@ from webapp.employees.models import Employee, EnrollmentPhoto
 from webapp.employees.services import Upload, create_employee, enroll_photos, remove_photo
 from webapp.errors import AppError
 from webapp.extensions import db
+from webapp.messages import describe
 from webapp.recognition.models import ClassifierVersion
 
 admin_only = roles_required(Role.ADMIN)
@@ -96,10 +97,8 @@ def upload_photos(employee_id: int):
     if report.enrolled:
         flash(_("%(count)d photo(s) enrolled.", count=len(report.enrolled)), "success")
     for bad in report.rejected:
-        flash(
-            _("%(name)s was not enrolled: %(reason)s", name=bad.filename, reason=_(bad.message)),
-            "error",
-        )
+        reason = describe(bad.code, bad.message)
+        flash(_("%(name)s was not enrolled: %(reason)s", name=bad.filename, reason=reason), "error")
     return redirect(url_for("admin.employee", employee_id=employee.id))
 
 

@@ -15,8 +15,9 @@ from webapp.employees.services import (
     create_employee,
     enroll_photos,
 )
-from webapp.extensions import db, models
+from webapp.extensions import db
 from webapp.recognition.services import train_classifier
+from webapp.registry import current_models
 
 employees = AppGroup("employees", help="Manage employees and their enrollment.")
 
@@ -28,7 +29,7 @@ PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
 def import_folder(folder: Path) -> None:
     """Enroll one employee per sub-folder of FOLDER (folder name = name), then train once."""
     click.echo("loading models ...")
-    models.load()
+    current_models().load()
     enrolled = rejected = 0
     for person_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
         photos = sorted(p for p in person_dir.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES)

@@ -13,9 +13,10 @@ from ml.images import ImageError, decode_image, encode_jpeg
 from webapp import audit, media
 from webapp.employees.models import Employee, EnrollmentPhoto, FaceTemplate
 from webapp.errors import AppError
-from webapp.extensions import db, models
+from webapp.extensions import db
 from webapp.recognition.models import ClassifierVersion
 from webapp.recognition.services import train_classifier
+from webapp.registry import current_models
 
 MAX_PHOTOS_PER_UPLOAD = 10
 
@@ -85,7 +86,7 @@ def _enroll_one(employee: Employee, upload: Upload) -> EnrollmentPhoto:
     if duplicate:
         raise AppError("This photo is already enrolled for this employee.", "duplicate_photo", 409)
     rgb = decode_image(upload.data, current_app.config["MAX_IMAGE_PIXELS"])
-    analyzer = models.get("faces")
+    analyzer = current_models().get("faces")
     face, templates = analyzer.enrollment_templates(rgb)
     # Stored re-encoded: EXIF (location, device) is dropped and orientation is already applied.
     path = media.save(f"employees/{employee.id}", encode_jpeg(rgb, quality=92), ".jpg")

@@ -12,8 +12,9 @@ from sqlalchemy import func, select
 from ml.classifier import OpenSetClassifier
 from webapp import audit
 from webapp.employees.models import Employee, FaceTemplate
-from webapp.extensions import db, models
+from webapp.extensions import db
 from webapp.recognition.models import ClassifierVersion
+from webapp.registry import current_models
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class RecognizedFace:
 
 def train_classifier(actor=None) -> ClassifierVersion:
     """Train a new classifier version on the templates of active employees and store it."""
-    analyzer_version = models.get("faces").version
+    analyzer_version = current_models().get("faces").version
     rows = db.session.execute(
         select(FaceTemplate.employee_id, FaceTemplate.embedding)
         .join(Employee)
@@ -99,13 +100,10 @@ class ClassifierCache:
                     version.payload, threshold=current_app.config["RECOGNITION_THRESHOLD"]
                 )
                 ids = [int(label) for label in classifier.classes]
-                names = dict(
-                    db.session.execute(
-                        select(Employee.id, Employee.name).where(Employee.id.in_(ids))
-                    )
-                    .tuples()
-                    .all()
+                rows = db.session.execute(
+                    select(Employee.id, Employee.name).where(Employee.id.in_(ids))
                 )
+                names = {employee_id: name for employee_id, name in rows}
         self._version_id, self._classifier, self._names = version_id, classifier, names
 
 
@@ -116,13 +114,13 @@ def classifier_cache() -> ClassifierCache:
 
 def model_version_label(version_id: int | None) -> str:
     """The model_version string the API reports."""
-    faces = models.get("faces").version
+    faces = current_models().get("faces").version
     return f"{faces}+classifier-v{version_id or 0}"
 
 
 def recognize(rgb: np.ndarray, preset: str = "photo") -> tuple[list[RecognizedFace], str]:
     """Name every face in an image; returns the faces (largest first) and the model version."""
-    embedded = models.get("faces").analyze(rgb, preset)
+    embedded = current_models().get("faces").analyze(rgb, preset)
     version_id, classifier, names = classifier_cache().current()
     results = []
     matches = (

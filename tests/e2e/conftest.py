@@ -1,0 +1,92 @@
+"""Browser fixtures: one gunicorn and one headless Debian Chromium (Playwright) per module."""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+from servers import DATASET, ROOT, GunicornServer, venv_tool
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Verified flags (see shared/browser-testing.md); the resolver rule stops lookups of Google hosts.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1 , EXCLUDE localhost",
+]
+PO = ROOT / "translations" / "ko" / "LC_MESSAGES" / "messages.po"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Attach the server's log to the report of a failed browser test."""
+    report = yield
+    server = item.funcargs.get("server") if hasattr(item, "funcargs") else None
+    if report.failed and isinstance(server, GunicornServer):
+        report.sections.append(("gunicorn log (tail)", server.log_tail()))
+    return report
+
+
+def _compile_translations() -> None:
+    """Compile the .po like `make translations` when the .mo is missing or older."""
+    mo = PO.with_suffix(".mo")
+    if PO.exists() and (not mo.exists() or mo.stat().st_mtime < PO.stat().st_mtime):
+        subprocess.run(
+            [venv_tool("pybabel"), "compile", "-q", "-d", str(ROOT / "translations")], check=True
+        )
+
+
+@pytest.fixture(scope="module")
+def server(request):
+    """One gunicorn worker with its models loaded, on a fresh instance with an admin."""
+    if not (DATASET / "val").is_dir():
+        pytest.fail(f"{DATASET} is missing: run `make models` (make test does it)")
+    _compile_translations()
+    failed_before = request.session.testsfailed
+    with GunicornServer(workers=1) as server:
+        yield server
+        server.failed = request.session.testsfailed > failed_before
+
+
+@pytest.fixture(scope="module")
+def browser_context(tmp_path_factory):
+    """A headless Chromium with a fresh profile, English UI, 1280x900."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `make system-test-deps` (make test does it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("chromium-profile")),
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_ARGS,
+            locale="en-US",
+            viewport={"width": 1280, "height": 900},
+        )
+        context.set_default_timeout(15_000)
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser_context):
+    """The one tab the flows run in, in order, like a person would."""
+    return browser_context.pages[0] if browser_context.pages else browser_context.new_page()
+
+
+@pytest.fixture(scope="module")
+def screenshots() -> Path:
+    """Where screenshots go: under $TMPDIR (or the system temp folder)."""
+    folder = Path(tempfile.gettempdir()) / "face-platform-e2e"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
