@@ -15,6 +15,7 @@ run: deps models translations db
 	exec $(VENV)/bin/gunicorn -c gunicorn.conf.py wsgi:app
 
 test: dev-deps models translations system-test-deps
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 
 setup: dev-deps models translations db

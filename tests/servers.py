@@ -16,12 +16,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-# The same rule as tests/conftest.py (imported by path there, so not importable from here).
-MODEL_DIR = Path(os.environ.get("MODEL_DIR", ROOT / "instance" / "models"))
-DATASET = MODEL_DIR / "5-celebrity-faces-dataset"
-ADMIN_EMAIL = "admin@example.com"
-ADMIN_PASSWORD = "correct-horse-battery"
+from tests.support import ADMIN_EMAIL, ADMIN_PASSWORD, MODEL_DIR, ROOT
+
 # Access log lines carry the worker's pid ("<1234>"), so tests can tell the workers apart.
 ACCESS_LOG_FORMAT = 'access pid=%(p)s "%(r)s" %(s)s %(b)s %(L)ss'
 ACCESS_LINE = re.compile(r'access pid=<(\d+)> "(\S+) (\S+) [^"]*" (\d{3})')
@@ -86,6 +82,7 @@ class GunicornServer:
         self.env = {
             **os.environ,
             "SECRET_KEY": "system-test-secret",
+            "INSTANCE_PATH": str(self.instance),
             "DATABASE_URL": f"sqlite:///{self.instance / 'app.db'}",
             "MEDIA_DIR": str(self.instance / "media"),
             "MODEL_DIR": str(MODEL_DIR),
@@ -158,10 +155,12 @@ class GunicornServer:
         deadline = self.started_at + self.ready_timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise ServerError(f"gunicorn exited with {self.process.returncode}")
+                raise ServerError(
+                    f"gunicorn exited with {self.process.returncode}; see {self.log_path}"
+                )
             log = self.log_text()
             if FAILED_LINE in log:
-                raise ServerError("a worker failed to load its models")
+                raise ServerError(f"a worker failed to load its models; see {self.log_path}")
             try:
                 status, body = get_json(f"{self.url}/healthz", timeout=2.0)
             except (OSError, ValueError):  # not listening yet, or a worker busy importing
@@ -175,7 +174,7 @@ class GunicornServer:
                 self.ready_seconds = elapsed
                 return elapsed
             time.sleep(poll)
-        raise ServerError(f"not ready after {self.ready_timeout:.0f} s")
+        raise ServerError(f"not ready after {self.ready_timeout:.0f} s; see {self.log_path}")
 
     def stop(self) -> None:
         """Terminate gunicorn's whole process group (TERM, then KILL after a grace period)."""

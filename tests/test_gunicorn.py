@@ -6,7 +6,9 @@ import shutil
 
 import pytest
 import requests
-from servers import DATASET, GunicornServer
+
+from tests.servers import GunicornServer
+from tests.support import DATASET
 
 pytestmark = pytest.mark.slow
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from flask import Flask
@@ -12,9 +13,10 @@ from webapp.settings import ROOT, load_settings
 
 def create_app(config: dict | None = None) -> Flask:
     """Create the Flask app; `config` overrides the environment (tests)."""
+    instance = (config or {}).get("INSTANCE_PATH") or os.environ.get("INSTANCE_PATH")
     app = Flask(
         __name__,
-        instance_path=str(Path((config or {}).get("INSTANCE_PATH", ROOT / "instance")).resolve()),
+        instance_path=str(Path(instance or ROOT / "instance").resolve()),
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
     )

@@ -7,7 +7,9 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from servers import DATASET, ROOT, GunicornServer, venv_tool
+
+from tests.servers import GunicornServer, venv_tool
+from tests.support import DATASET, ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Verified flags (see shared/browser-testing.md); the resolver rule stops lookups of Google hosts.

@@ -7,7 +7,8 @@ import re
 import pytest
 from PIL import Image, ImageDraw
 from playwright.sync_api import expect
-from servers import ADMIN_EMAIL, ADMIN_PASSWORD, DATASET
+
+from tests.support import ADMIN_EMAIL, ADMIN_PASSWORD, DATASET
 
 pytestmark = pytest.mark.slow
 

@@ -1,0 +1,297 @@
+"""Recognition benchmark: accuracy, stranger rejection and per-stage latency on this machine.
+
+Enrolls the 5-celebrity train photos, names the val photos, leaves each person out in turn to
+measure stranger rejection, times detect / embed / classify on the val photos and on 640x480
+frames, times POST /api/v1/recognize (server side), and starts gunicorn to measure cold start to
+ready and worker memory. Run with `make bench` (or `.venv/bin/python bench/recognition.py`).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from ml.classifier import OpenSetClassifier  # noqa: E402
+from ml.images import decode_image, encode_jpeg  # noqa: E402
+from ml.recognition import FaceAnalyzer  # noqa: E402
+
+MODEL_DIR = Path(os.environ.get("MODEL_DIR", ROOT / "instance" / "models"))
+DATASET = MODEL_DIR / "5-celebrity-faces-dataset"
+GESTURES = ROOT.parent / "shared" / "gestures"
+THRESHOLD = float(os.environ.get("RECOGNITION_THRESHOLD", "0.45"))
+
+
+def cpu_name() -> str:
+    """The processor's model name."""
+    for row in Path("/proc/cpuinfo").read_text().splitlines():
+        if row.startswith("model name"):
+            return row.split(":", 1)[1].strip()
+    return platform.machine()
+
+
+def pct(values: list[float], q: float) -> float:
+    """Percentile in milliseconds."""
+    return float(np.percentile(np.asarray(values) * 1000.0, q))
+
+
+def line(label: str, values: list[float]) -> str:
+    """A latency row: p50 / p90 / n."""
+    return f"| {label} | {pct(values, 50):.1f} | {pct(values, 90):.1f} | {len(values)} |"
+
+
+def rss_mb(pid: int | str = "self") -> float:
+    """Resident memory of a process in MB."""
+    for row in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if row.startswith("VmRSS:"):
+            return int(row.split()[1]) / 1024
+    return float("nan")
+
+
+def letterbox_640x480(rgb: np.ndarray) -> np.ndarray:
+    """Fit a photo into a 640x480 frame, as a kiosk camera would deliver it."""
+    import cv2
+
+    h, w = rgb.shape[:2]
+    scale = min(640 / w, 480 / h)
+    resized = cv2.resize(rgb, (max(1, int(w * scale)), max(1, int(h * scale))))
+    frame = np.zeros((480, 640, 3), dtype=np.uint8)
+    y, x = (480 - resized.shape[0]) // 2, (640 - resized.shape[1]) // 2
+    frame[y : y + resized.shape[0], x : x + resized.shape[1]] = resized
+    return frame
+
+
+def people_photos(split: str) -> list[tuple[str, Path]]:
+    """(person, path) for every photo of a split."""
+    return [
+        (person.name, photo)
+        for person in sorted((DATASET / split).iterdir())
+        for photo in sorted(person.iterdir())
+    ]
+
+
+def stage_times(analyzer, classifier, images, preset):
+    """Time detect / embed / classify for each image."""
+    detect, embed, classify = [], [], []
+    for rgb in images:
+        timings: dict = {}
+        faces = analyzer.analyze(rgb, preset, timings)
+        started = time.perf_counter()
+        if faces:
+            classifier.predict(np.stack([f.embedding for f in faces]))
+        classify.append(time.perf_counter() - started)
+        detect.append(timings["detect"])
+        embed.append(timings["embed"])
+    return detect, embed, classify
+
+
+def api_server_times(frames: list[np.ndarray], rounds: int = 3) -> list[float]:
+    """Server-side time of POST /api/v1/recognize through the real app (in-process WSGI)."""
+    from flask_migrate import upgrade
+
+    from webapp import create_app
+    from webapp.attendance.services import create_kiosk
+    from webapp.employees.services import Upload, create_employee, enroll_photos
+    from webapp.registry import current_models
+
+    instance = Path(tempfile.mkdtemp(prefix="bench-"))
+    try:
+        app = create_app(
+            {
+                "INSTANCE_PATH": str(instance),
+                "SECRET_KEY": "bench",
+                "MODEL_DIR": str(MODEL_DIR),
+                "DATABASE_URL": f"sqlite:///{instance / 'app.db'}",
+                "MEDIA_DIR": str(instance / "media"),
+            }
+        )
+        with app.app_context():
+            upgrade()
+            current_models().load()
+            for person in sorted((DATASET / "train").iterdir()):
+                employee = create_employee(person.name)
+                photos = sorted(person.iterdir())[:5]
+                enroll_photos(employee, [Upload(p.name, p.read_bytes()) for p in photos])
+            token = create_kiosk("bench")[1]
+        client = app.test_client()
+        bodies = [encode_jpeg(frame, 90) for frame in frames]
+        times = []
+        for _ in range(rounds):
+            for body in bodies:
+                import io
+
+                started = time.perf_counter()
+                response = client.post(
+                    "/api/v1/recognize",
+                    data={"image": (io.BytesIO(body), "frame.jpg")},
+                    headers={"X-Kiosk-Token": token},
+                )
+                times.append(time.perf_counter() - started)
+                assert response.status_code in (200, 422), response.json
+        return times
+    finally:
+        shutil.rmtree(instance, ignore_errors=True)
+
+
+def gunicorn_cold_start() -> tuple[float, float]:
+    """Start gunicorn with one worker; return (seconds to /healthz 200, worker RSS in MB)."""
+    instance = Path(tempfile.mkdtemp(prefix="bench-gunicorn-"))
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {
+        **os.environ,
+        "SECRET_KEY": "bench",
+        "MODEL_DIR": str(MODEL_DIR),
+        "DATABASE_URL": f"sqlite:///{instance / 'app.db'}",
+        "MEDIA_DIR": str(instance / "media"),
+        "BIND": f"127.0.0.1:{port}",
+        "WEB_CONCURRENCY": "1",
+    }
+    venv = Path(sys.executable).parent
+    subprocess.run(
+        [str(venv / "flask"), "--app", "wsgi", "db", "upgrade"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    log = open(instance / "gunicorn.log", "w")  # noqa: SIM115  (closed in finally)
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [str(venv / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        while time.perf_counter() - started < 180:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.1)
+        ready = time.perf_counter() - started
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        worker_rss = rss_mb(children[0]) if children else float("nan")
+        return ready, worker_rss
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+        log.close()
+        shutil.rmtree(instance, ignore_errors=True)
+
+
+def main() -> None:
+    """Run every measurement and print a Markdown report."""
+    out = []
+    started = time.perf_counter()
+    analyzer = FaceAnalyzer.from_model_dir(MODEL_DIR)
+    load_s = time.perf_counter() - started
+    load_rss = rss_mb()
+
+    embeddings, labels, names = [], [], []
+    enroll_started = time.perf_counter()
+    skipped = 0
+    for person, photo in people_photos("train"):
+        try:
+            _, templates = analyzer.enrollment_templates(decode_image(photo.read_bytes()))
+        except ValueError:
+            skipped += 1
+            continue
+        if person not in names:
+            names.append(person)
+        embeddings += [emb for _, emb in templates]
+        labels += [names.index(person)] * len(templates)
+    enroll_s = time.perf_counter() - enroll_started
+    x, y = np.stack(embeddings), np.array(labels)
+
+    val = people_photos("val")
+    val_rgb = [decode_image(p.read_bytes()) for _, p in val]
+    val_emb = np.stack([analyzer.analyze(rgb)[0].embedding for rgb in val_rgb])
+    val_y = np.array([names.index(person) for person, _ in val])
+
+    classifier = OpenSetClassifier.fit(x, y, THRESHOLD)
+    matches = classifier.predict(val_emb)
+    correct = sum(m.label == t for m, t in zip(matches, val_y, strict=True))
+    known_sims = [m.similarity for m in matches]
+
+    rejected = stranger_total = accepted = known_total = 0
+    stranger_sims = []
+    for left_out in range(len(names)):
+        keep = y != left_out
+        loo = OpenSetClassifier.fit(x[keep], y[keep], THRESHOLD)
+        for m in loo.predict(val_emb[val_y == left_out]):
+            stranger_total += 1
+            rejected += not m.known
+            stranger_sims.append(m.similarity)
+        for m, t in zip(
+            loo.predict(val_emb[val_y != left_out]), val_y[val_y != left_out], strict=True
+        ):
+            known_total += 1
+            accepted += m.label == t
+
+    frames = [letterbox_640x480(rgb) for rgb in val_rgb]
+    stills = sorted((GESTURES / "stills").glob("*_waist_*.jpg")) if GESTURES.is_dir() else []
+    kiosk_frames = [decode_image(p.read_bytes()) for p in stills]
+
+    photo_stages = stage_times(analyzer, classifier, val_rgb, "photo")
+    frame_stages = stage_times(analyzer, classifier, frames * 2, "kiosk")
+    kiosk_stages = stage_times(analyzer, classifier, kiosk_frames * 2, "kiosk") if stills else None
+    api_times = api_server_times(frames)
+    cold_s, worker_rss = gunicorn_cold_start()
+
+    out.append(
+        f"Machine: {cpu_name()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}; threshold {THRESHOLD}"
+    )
+    out.append(f"Model load in-process: {load_s:.1f} s, RSS after load {load_rss:.0f} MB")
+    out.append(
+        f"Enroll train: {len(x)} templates from {len(set(labels))} people "
+        f"({skipped} photos refused), {enroll_s:.1f} s"
+    )
+    out.append(f"Val accuracy: {correct}/{len(val)}; lowest known similarity {min(known_sims):.3f}")
+    out.append(
+        f"Leave-one-person-out: strangers rejected {rejected}/{stranger_total} "
+        f"(highest stranger similarity {max(stranger_sims):.3f}); "
+        f"knowns accepted {accepted}/{known_total}"
+    )
+    out.append("")
+    out.append("| stage (ms) | p50 | p90 | n |")
+    out.append("|---|---|---|---|")
+    for title, stages in (
+        ("val photos, photo detector", photo_stages),
+        ("val photos in 640x480 frames, kiosk detector", frame_stages),
+        ("rendered kiosk frames 640x480, kiosk detector", kiosk_stages),
+    ):
+        if stages is None:
+            continue
+        for stage, values in zip(("detect", "embed", "classify"), stages, strict=True):
+            out.append(line(f"{title}: {stage}", values))
+    out.append(line("POST /api/v1/recognize 640x480 (server, in-process)", api_times))
+    out.append("")
+    out.append(
+        f"gunicorn cold start to /healthz 200 (1 worker): {cold_s:.1f} s; "
+        f"worker RSS when ready {worker_rss:.0f} MB"
+    )
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()
