@@ -24,7 +24,8 @@
       canvas.hidden = true;
       return;
     }
-    status.textContent = data.model_version;
+    status.textContent = `${t.found} ${data.faces.length}`;
+    status.title = data.model_version;
     const bitmap = await createImageBitmap(file, { imageOrientation: 'from-image' });
     const scale = Math.min(1, 720 / bitmap.width);
     canvas.width = bitmap.width * scale;
@@ -38,8 +39,12 @@
       const label = face.known ? face.name : t.unknown;
       ctx.strokeStyle = face.known ? '#2e7d32' : '#b26a00';
       ctx.strokeRect(x, y, w, h);
+      const textWidth = ctx.measureText(label).width;
+      const labelY = y >= 24 ? y - 24 : y + h;
       ctx.fillStyle = ctx.strokeStyle;
-      ctx.fillText(label, x, Math.max(16, y - 6));
+      ctx.fillRect(x - 1.5, labelY, textWidth + 10, 24);
+      ctx.fillStyle = '#fff';
+      ctx.fillText(label, x + 4, labelY + 17);
       const item = document.createElement('li');
       item.className = face.known ? 'known' : 'unknown';
       item.textContent = `${label} (${t.similarity} ${face.similarity.toFixed(2)})`;

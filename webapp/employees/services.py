@@ -75,36 +75,52 @@ def create_employee(
     return employee
 
 
-def _enroll_one(employee: Employee, upload: Upload) -> EnrollmentPhoto:
-    """Add one photo's templates to the session; raise ImageError/FaceError/AppError."""
+@dataclass(frozen=True)
+class _PreparedPhoto:
+    """A photo checked and embedded, not yet written anywhere."""
+
+    upload: Upload
+    digest: str
+    rgb: object
+    box: tuple[int, int, int, int]
+    templates: list
+
+
+def _prepare(employee: Employee, upload: Upload, seen: set[str]) -> _PreparedPhoto:
+    """Check and embed one photo without writing; raise ImageError/FaceError/AppError."""
     digest = hashlib.sha256(upload.data).hexdigest()
-    duplicate = db.session.scalar(
-        select(EnrollmentPhoto).where(
+    duplicate = digest in seen or db.session.scalar(
+        select(EnrollmentPhoto.id).where(
             EnrollmentPhoto.employee_id == employee.id, EnrollmentPhoto.sha256 == digest
         )
     )
     if duplicate:
         raise AppError("This photo is already enrolled for this employee.", "duplicate_photo", 409)
     rgb = decode_image(upload.data, current_app.config["MAX_IMAGE_PIXELS"])
-    analyzer = current_models().get("faces")
-    face, templates = analyzer.enrollment_templates(rgb)
+    face, templates = current_models().get("faces").enrollment_templates(rgb)
+    seen.add(digest)
+    return _PreparedPhoto(upload, digest, rgb, face.box, templates)
+
+
+def _store(employee: Employee, prepared: _PreparedPhoto, model_version: str) -> EnrollmentPhoto:
+    """Write one prepared photo's file and add its rows to the session."""
     # Stored re-encoded: EXIF (location, device) is dropped and orientation is already applied.
-    path = media.save(f"employees/{employee.id}", encode_jpeg(rgb, quality=92), ".jpg")
+    path = media.save(f"employees/{employee.id}", encode_jpeg(prepared.rgb, quality=92), ".jpg")
     photo = EnrollmentPhoto(
         employee=employee,
         path=path,
-        original_name=upload.filename[:255],
-        sha256=digest,
-        face_box=list(face.box),
+        original_name=prepared.upload.filename[:255],
+        sha256=prepared.digest,
+        face_box=list(prepared.box),
     )
     db.session.add(photo)
-    for variation, embedding in templates:
+    for variation, embedding in prepared.templates:
         db.session.add(
             FaceTemplate(
                 employee=employee,
                 photo=photo,
                 variation=variation,
-                model_version=analyzer.version,
+                model_version=model_version,
                 embedding=embedding.astype("<f4").tobytes(),
             )
         )
@@ -122,33 +138,36 @@ def enroll_photos(
             f"Upload at most {MAX_PHOTOS_PER_UPLOAD} photos at a time.", "too_many_photos"
         )
     report = EnrollmentReport()
-    saved_paths: list[str] = []
+    # The slow part (detection and ~21 embeddings per photo) runs before anything is written,
+    # so the database is never locked while the models work.
+    prepared, seen = [], set()
+    for upload in uploads:
+        try:
+            prepared.append(_prepare(employee, upload, seen))
+        except (ImageError, FaceError, AppError) as exc:
+            code = getattr(exc, "code", "invalid_photo")
+            report.rejected.append(RejectedPhoto(upload.filename, code, _message(exc)))
+    db.session.rollback()  # end the read transaction before the short write
+    if not prepared:
+        return report
+    model_version = current_models().get("faces").version
     try:
-        for upload in uploads:
-            try:
-                photo = _enroll_one(employee, upload)
-            except (ImageError, FaceError, AppError) as exc:
-                code = getattr(exc, "code", "invalid_photo")
-                report.rejected.append(RejectedPhoto(upload.filename, code, _message(exc)))
-                continue
-            saved_paths.append(photo.path)
-            report.enrolled.append(photo)
-        if report.enrolled:
-            db.session.flush()
-            audit.record(
-                "employee.enroll",
-                "employee",
-                employee.id,
-                actor,
-                after={"photos": [p.original_name for p in report.enrolled]},
-            )
+        report.enrolled = [_store(employee, item, model_version) for item in prepared]
+        db.session.flush()
+        audit.record(
+            "employee.enroll",
+            "employee",
+            employee.id,
+            actor,
+            after={"photos": [p.original_name for p in report.enrolled]},
+        )
         db.session.commit()
     except Exception:
         db.session.rollback()
-        for path in saved_paths:
-            media.remove(path)
+        for photo in report.enrolled:
+            media.remove(photo.path)
         raise
-    if report.enrolled and retrain:
+    if retrain:
         report.classifier = train_classifier(actor)
     return report
 
