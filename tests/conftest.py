@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import DATASET, MODEL_DIR, create_user, login, make_config
+from tests.support import DATASET, MODEL_DIR, copy_sqlite, create_user, login, make_config
 
 
 def pytest_configure(config):
@@ -36,7 +36,7 @@ def _app_from(instance: Path, db_file: Path, media: Path | None = None, **extra)
     from webapp import create_app
 
     instance.mkdir(parents=True, exist_ok=True)
-    shutil.copy(db_file, instance / "app.db")
+    copy_sqlite(db_file, instance / "app.db")
     if media is not None:
         shutil.copytree(media, instance / "media")
     return create_app(make_config(instance, **extra))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,6 +25,14 @@ def make_config(instance: Path, **extra) -> dict:
         "WTF_CSRF_ENABLED": False,
         **extra,
     }
+
+
+def copy_sqlite(source: Path, target: Path) -> None:
+    """Copy an SQLite database consistently, including what is still in its WAL file."""
+    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+        src.backup(dst)
+    dst.close()
+    src.close()
 
 
 def create_user(app, email=ADMIN_EMAIL, password=ADMIN_PASSWORD, role="admin"):

@@ -103,7 +103,11 @@ def test_load_lock_of_real_models_lock_gives_assets_with_hex_sha256s():
         assert HEX64.fullmatch(asset.sha256), asset.name
         assert HEX64.fullmatch(asset.archive_sha256), asset.name
         assert "==" in asset.package
-        assert asset.dist in {"sdist", "wheel"}
+        assert (asset.registry, asset.dist) in {
+            ("pypi", "sdist"),
+            ("pypi", "wheel"),
+            ("npm", "tgz"),
+        }
         assert isinstance(asset.include, tuple)
     assert "facenet_keras.h5" in names
 
