@@ -186,6 +186,36 @@ def test_a_face_held_up_beside_a_gesturing_body_is_not_live(kiosk_app, kiosk, lo
     assert events(kiosk_app) == []
 
 
+def test_a_phone_sized_face_held_over_the_head_is_not_live(kiosk_app, kiosk, loaded_models):
+    """A small screen with an enrolled face held where the gesturing person's face is."""
+    from PIL import Image, ImageDraw
+
+    from ml.images import decode_image
+
+    detector = loaded_models.get("faces")
+    source = (GESTURES / "enroll" / "v1" / "v1_waist_standby_e1.jpg").read_bytes()
+    x, y, w, h = detector.detect(decode_image(source), "photo")[0].box
+    screen = Image.open(io.BytesIO(source)).crop((x - 10, y - 12, x + w + 10, y + h + 10))
+    frames = []
+    for still in ("v3_waist_standby.jpg", "v3_waist_capture.jpg", "v3_waist_O.jpg"):
+        data = (GESTURES / "stills" / still).read_bytes()
+        hx, hy, hw, hh = detector.detect(decode_image(data), "photo")[0].box
+        canvas = Image.open(io.BytesIO(data)).convert("RGB")
+        ImageDraw.Draw(canvas).ellipse(
+            (hx - 6, hy - 10, hx + hw + 6, hy + hh + 6), fill=(90, 90, 90)
+        )
+        small = screen.resize((62, 72))
+        canvas.paste(small, (hx + (hw - 62) // 2, hy + (hh - 72) // 2))
+        buffer = io.BytesIO()
+        canvas.save(buffer, format="JPEG", quality=95)
+        frames.append(buffer.getvalue())
+    views = [kiosk.send(data) for data in frames for _ in range(3)]
+    named = [v for v in views if v["employee"]]
+    assert named, "the small face should still be recognized, so the test means something"
+    assert all(v["step"] == 0 for v in views)
+    assert events(kiosk_app) == []
+
+
 def test_a_retried_frame_is_not_processed_twice(kiosk_app, kiosk):
     data = (GESTURES / "stills" / "v1_waist_standby.jpg").read_bytes()
     first = kiosk.send(data, key="frame-1")
