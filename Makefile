@@ -60,6 +60,7 @@ format: dev-deps
 
 bench: dev-deps models
 	$(PY) bench/recognition.py
+	$(PY) bench/kiosk.py
 
 # Re-extract UI strings after changing templates or code; then translate the .po file.
 messages: dev-deps
