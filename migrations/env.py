@@ -92,6 +92,9 @@ def run_migrations_online():
             # Batch migrations copy and drop tables; with foreign keys on, dropping a table
             # would cascade-delete the rows that reference it.
             connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            # End SQLAlchemy's autobegun transaction: Alembic treats an open one as the
+            # caller's and would then never commit (the version stamp was lost).
+            connection.commit()
         context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
 
         with context.begin_transaction():

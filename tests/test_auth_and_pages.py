@@ -32,7 +32,7 @@ def test_admin_logs_in_sees_employees_and_logs_out(app, client):
     response = client.post(
         "/login", data={"email": ADMIN_EMAIL.upper(), "password": ADMIN_PASSWORD}
     )
-    assert response.headers["Location"] == "/admin/employees"
+    assert response.headers["Location"] == "/admin/dashboard"
     assert "Nobody is enrolled yet" in client.get("/admin/employees").get_data(as_text=True)
     response = client.post("/logout", follow_redirects=True)
     assert "You have been logged out." in response.get_data(as_text=True)
@@ -45,7 +45,7 @@ def test_login_never_redirects_to_another_site(app, client):
         "/login?next=https://evil.example/steal",
         data={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD},
     )
-    assert response.headers["Location"] == "/admin/employees"
+    assert response.headers["Location"] == "/admin/dashboard"
 
 
 @pytest.mark.parametrize("path", ADMIN_PAGES)
@@ -160,7 +160,9 @@ def test_refused_photo_reason_is_shown_in_korean(app, admin_client, loaded_model
     Image.new("RGB", (300, 300), (200, 200, 200)).save(buffer, format="JPEG")
     admin_client.get("/lang/ko")
     page = admin_client.post(
-        url, data={"photos": [(io.BytesIO(buffer.getvalue()), "wall.jpg")]}, follow_redirects=True
+        url,
+        data={"photos": [(io.BytesIO(buffer.getvalue()), "wall.jpg")], "consent": "y"},
+        follow_redirects=True,
     ).get_data(as_text=True)
     assert "wall.jpg: 등록하지 못했습니다. 사진에서 얼굴을 찾지 못했습니다." in page
 

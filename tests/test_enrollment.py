@@ -37,11 +37,15 @@ def side_by_side(left, right) -> bytes:
 
 @pytest.fixture
 def employee_id(app, admin_client):
+    """An employee who has agreed to face enrollment (consent is required before photos)."""
     response = admin_client.post(
         "/admin/employees/new", data={"name": "Elton John", "department": "Music"}
     )
     assert response.status_code == 302
-    return int(response.headers["Location"].rstrip("/").split("/")[-1])
+    employee_id = int(response.headers["Location"].rstrip("/").split("/")[-1])
+    consent = admin_client.post(f"/admin/employees/{employee_id}/consent", data={"agreed": "y"})
+    assert consent.status_code == 302
+    return employee_id
 
 
 def counts(app):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.db import UTCDateTime, utcnow
@@ -15,6 +15,7 @@ class AuditEntry(db.Model):
     """One recorded change."""
 
     __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_target", "target_type", "target_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
@@ -25,6 +26,11 @@ class AuditEntry(db.Model):
     target_id: Mapped[int | None]
     before: Mapped[dict | None] = mapped_column(JSON)
     after: Mapped[dict | None] = mapped_column(JSON)
+
+
+def actor_label(actor) -> str:
+    """How an actor is named in the log: a user's e-mail, a given label ("cli"), or "system"."""
+    return getattr(actor, "email", None) or (actor if isinstance(actor, str) else "system")
 
 
 def record(
@@ -38,8 +44,7 @@ def record(
     """Add an audit entry to the session (the caller commits with its change)."""
     entry = AuditEntry(
         actor_id=getattr(actor, "id", None),
-        actor_label=getattr(actor, "email", None)
-        or (actor if isinstance(actor, str) else "system"),
+        actor_label=actor_label(actor),
         action=action,
         target_type=target_type,
         target_id=target_id,

@@ -15,6 +15,8 @@ MESSAGES = {
         "More than one face of similar size: the photo must show one person clearly."
     ),
     "duplicate_photo": _l("This photo is already enrolled for this employee."),
+    "no_pose": _l("No body pose was found in the picture."),
+    "forbidden": _l("You do not have access to this page."),
 }
 
 

@@ -65,12 +65,16 @@ class ModelRegistry:
 
     def _load_models(self) -> None:
         from ml.device import select_device
+        from ml.pose import PoseEstimator
         from ml.recognition import FaceAnalyzer
 
         if self.model_dir is None:
             raise ModelsNotReady("the registry was not bound to an app")
         self.device = select_device(self.device_preference)
         self._models["faces"] = FaceAnalyzer.from_model_dir(self.model_dir)
+        pose = PoseEstimator()
+        pose.warmup()
+        self._models["pose"] = pose
 
     def start_background_load(self) -> None:
         """Start loading in a daemon thread, so the worker answers /healthz meanwhile."""

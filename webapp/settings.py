@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import time
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -24,6 +25,23 @@ def _bool(value: str) -> bool:
     raise ValueError(f"not a boolean: {value!r}")
 
 
+def parse_clock(value: str) -> time:
+    """Parse a wall-clock time written HH:MM (24-hour)."""
+    try:
+        hours, minutes = value.strip().split(":")
+        return time(int(hours), int(minutes))
+    except ValueError as exc:
+        raise ValueError(f"not a time of day as HH:MM: {value!r}") from exc
+
+
+def parse_workdays(value: str) -> str:
+    """Parse working weekdays written as ISO digits, Monday=1 … Sunday=7 (e.g. "12345")."""
+    digits = "".join(sorted(set(value.replace(",", "").strip())))
+    if not digits or any(ch not in "1234567" for ch in digits):
+        raise ValueError(f"not weekdays as digits 1-7 (Monday=1): {value!r}")
+    return digits
+
+
 ENV_SETTINGS: dict[str, tuple[object, object]] = {
     "SECRET_KEY": (None, str),
     "DATABASE_URL": (None, str),
@@ -37,6 +55,36 @@ ENV_SETTINGS: dict[str, tuple[object, object]] = {
     "MAX_IMAGE_PIXELS": (40_000_000, int),
     "LOAD_MODELS": (True, _bool),
     "SESSION_COOKIE_SECURE": (False, _bool),
+    # Kiosk check-in: frames a kiosk sends per second, frames a gesture must be held, seconds
+    # without progress before an attempt ends, and a fixed challenge (e.g. "capture,O") for tests.
+    "KIOSK_FPS": (4, int),
+    "KIOSK_HOLD_FRAMES": (3, int),
+    "KIOSK_TIMEOUT_SECONDS": (20.0, float),
+    "KIOSK_RESULT_SECONDS": (4.0, float),  # how long a result stays on the screen
+    "KIOSK_CHALLENGE": (None, str),
+    # Attendance review: similarity below REJECT is not accepted, at or above ACCEPT counts at
+    # once, in between waits for an admin; a repeat punch within the window is a duplicate.
+    "REVIEW_ACCEPT_THRESHOLD": (0.60, float),
+    "REVIEW_REJECT_THRESHOLD": (0.45, float),
+    "DUPLICATE_WINDOW_SECONDS": (120, int),
+    # The site's default work schedule; departments and employees may have their own.
+    "WORK_DAY_START": (time(9, 0), parse_clock),
+    "WORK_DAY_END": (time(18, 0), parse_clock),
+    "WORK_DAYS": ("12345", parse_workdays),
+    "LATE_GRACE_MINUTES": (0, int),
+    "MAX_SHIFT_HOURS": (16, int),  # a check-in without check-out after this long is "forgotten"
+    # Retention of biometric data, in days (`flask retention run`).
+    "RETENTION_INACTIVE_DAYS": (30, int),
+    "RETENTION_PROOF_PHOTO_DAYS": (90, int),
+    # Studio: upload limits, jobs one worker runs at once, and when a silent job counts as lost
+    # (its worker died): then it is queued again until it has been tried STUDIO_MAX_ATTEMPTS times.
+    "STUDIO_MAX_UPLOAD_MB": (200, int),
+    "STUDIO_MAX_VIDEO_SECONDS": (60.0, float),
+    "STUDIO_MAX_VIDEO_PIXELS": (1920 * 1080, int),
+    "STUDIO_WORKER_THREADS": (2, int),
+    "STUDIO_HEARTBEAT_SECONDS": (5.0, float),
+    "STUDIO_STALE_SECONDS": (60.0, float),
+    "STUDIO_MAX_ATTEMPTS": (2, int),
 }
 
 
@@ -59,6 +107,53 @@ def _instance_secret(instance_path: Path) -> str:
     return path.read_text().strip()
 
 
+def _check_attendance_settings(raw: dict) -> None:
+    """Fail on review thresholds, schedules and retention periods that cannot work."""
+    for name in ("REVIEW_ACCEPT_THRESHOLD", "REVIEW_REJECT_THRESHOLD"):
+        if not 0.0 <= float(raw[name]) <= 1.0:
+            raise ConfigError(f"{name} must be between 0 and 1 (cosine similarity)")
+    if float(raw["REVIEW_REJECT_THRESHOLD"]) > float(raw["REVIEW_ACCEPT_THRESHOLD"]):
+        raise ConfigError("REVIEW_REJECT_THRESHOLD must not be above REVIEW_ACCEPT_THRESHOLD")
+    for name in (
+        "DUPLICATE_WINDOW_SECONDS",
+        "LATE_GRACE_MINUTES",
+        "RETENTION_INACTIVE_DAYS",
+        "RETENTION_PROOF_PHOTO_DAYS",
+    ):
+        if int(raw[name]) < 0:
+            raise ConfigError(f"{name} must not be negative")
+    if not 1 <= int(raw["MAX_SHIFT_HOURS"]) <= 48:
+        raise ConfigError("MAX_SHIFT_HOURS must be between 1 and 48")
+    for name, parse in (("WORK_DAY_START", parse_clock), ("WORK_DAY_END", parse_clock)):
+        if isinstance(raw[name], str):  # a test override may give "HH:MM"
+            try:
+                raw[name] = parse(raw[name])
+            except ValueError as exc:
+                raise ConfigError(f"{name}: {exc}") from exc
+    if raw["WORK_DAY_START"] == raw["WORK_DAY_END"]:
+        raise ConfigError("WORK_DAY_START and WORK_DAY_END must differ")
+    try:
+        raw["WORK_DAYS"] = parse_workdays(str(raw["WORK_DAYS"]))
+    except ValueError as exc:
+        raise ConfigError(f"WORK_DAYS: {exc}") from exc
+
+
+def _check_studio_settings(raw: dict) -> None:
+    """Fail on studio limits and timings that cannot work."""
+    for name in (
+        "STUDIO_MAX_UPLOAD_MB",
+        "STUDIO_MAX_VIDEO_SECONDS",
+        "STUDIO_MAX_VIDEO_PIXELS",
+        "STUDIO_WORKER_THREADS",
+        "STUDIO_HEARTBEAT_SECONDS",
+        "STUDIO_MAX_ATTEMPTS",
+    ):
+        if float(raw[name]) <= 0:
+            raise ConfigError(f"{name} must be positive")
+    if float(raw["STUDIO_STALE_SECONDS"]) < 3 * float(raw["STUDIO_HEARTBEAT_SECONDS"]):
+        raise ConfigError("STUDIO_STALE_SECONDS must be at least 3 x STUDIO_HEARTBEAT_SECONDS")
+
+
 def load_settings(instance_path: Path, environ=None, override: dict | None = None) -> dict:
     """Build the Flask config from defaults, the environment and an override; fail on bad values."""
     environ = os.environ if environ is None else environ
@@ -79,8 +174,17 @@ def load_settings(instance_path: Path, environ=None, override: dict | None = Non
         ZoneInfo(str(raw["SITE_TIMEZONE"]))
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ConfigError(f"SITE_TIMEZONE: unknown timezone {raw['SITE_TIMEZONE']!r}") from exc
+    if not 1 <= int(raw["KIOSK_FPS"]) <= 15 or not 1 <= int(raw["KIOSK_HOLD_FRAMES"]) <= 30:
+        raise ConfigError("KIOSK_FPS must be 1-15 and KIOSK_HOLD_FRAMES 1-30")
+    if raw["KIOSK_CHALLENGE"]:
+        steps = [step.strip() for step in str(raw["KIOSK_CHALLENGE"]).split(",")]
+        allowed = {"O", "capture", "standby"}
+        if steps[-1] != "O" or any(step not in allowed for step in steps):
+            raise ConfigError("KIOSK_CHALLENGE must list O, capture or standby and end with O")
     if not 0.0 < float(raw["RECOGNITION_THRESHOLD"]) < 1.0:
         raise ConfigError("RECOGNITION_THRESHOLD must be between 0 and 1 (cosine similarity)")
+    _check_attendance_settings(raw)
+    _check_studio_settings(raw)
 
     database_url = raw["DATABASE_URL"] or f"sqlite:///{instance_path / 'app.db'}"
     config = {

@@ -52,32 +52,49 @@ def server(request):
         pytest.fail(f"{DATASET} is missing: run `make models` (make test does it)")
     _compile_translations()
     failed_before = request.session.testsfailed
-    with GunicornServer(workers=1) as server:
+    # A test module may set SERVER_ENV (a dict) to give the server extra settings.
+    with GunicornServer(workers=1, extra_env=getattr(request.module, "SERVER_ENV", None)) as server:
         yield server
         server.failed = request.session.testsfailed > failed_before
 
 
 @pytest.fixture(scope="module")
-def browser_context(tmp_path_factory):
-    """A headless Chromium with a fresh profile, English UI, 1280x900."""
+def chromium(tmp_path_factory):
+    """`chromium(*extra_args)` opens a headless Chromium with a fresh profile (English, 1280x900).
+
+    Every browser it opened is closed at the end of the module; extra flags are e.g. a fake camera.
+    """
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: run `make system-test-deps` (make test does it)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")),
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=CHROMIUM_ARGS,
-            locale="en-US",
-            viewport={"width": 1280, "height": 900},
-        )
-        context.set_default_timeout(15_000)
+        opened = []
+
+        def launch(*extra_args: str):
+            context = playwright.chromium.launch_persistent_context(
+                str(tmp_path_factory.mktemp("chromium-profile")),
+                executable_path=str(CHROMIUM),
+                headless=True,
+                args=[*CHROMIUM_ARGS, *extra_args],
+                locale="en-US",
+                viewport={"width": 1280, "height": 900},
+            )
+            context.set_default_timeout(15_000)
+            opened.append(context)
+            return context
+
         try:
-            yield context
+            yield launch
         finally:
-            context.close()
+            for context in opened:
+                context.close()
+
+
+@pytest.fixture(scope="module")
+def browser_context(chromium):
+    """A headless Chromium with a fresh profile, English UI, 1280x900."""
+    return chromium()
 
 
 @pytest.fixture(scope="module")

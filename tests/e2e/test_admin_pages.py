@@ -32,7 +32,7 @@ def nav(page):
 
 
 def test_login_shows_an_error_for_a_wrong_password_then_logs_in(server, page):
-    """A wrong password shows an error; the right one lands on the employees page."""
+    """A wrong password shows an error; the right one lands on the dashboard."""
     page.goto(server.url)
     expect(page).to_have_url(re.compile(r"/login"))
     page.get_by_label("E-mail").fill(ADMIN_EMAIL)
@@ -43,12 +43,13 @@ def test_login_shows_an_error_for_a_wrong_password_then_logs_in(server, page):
     page.get_by_label("E-mail").fill(ADMIN_EMAIL)
     page.get_by_label("Password").fill(ADMIN_PASSWORD)
     page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(re.compile(r"/admin/employees$"))
+    expect(page).to_have_url(re.compile(r"/admin/dashboard$"))
     expect(page.locator(".session .who")).to_have_text(ADMIN_EMAIL)
 
 
 def test_employees_page_says_nobody_is_enrolled(server, page):
     """Before any enrollment the list is empty and says so."""
+    nav(page).get_by_role("link", name="Employees").click()
     expect(page.get_by_role("heading", name="Employees")).to_be_visible()
     expect(page.get_by_text("Nobody is enrolled yet")).to_be_visible()
     expect(page.locator("table.table")).to_have_count(0)
@@ -80,6 +81,8 @@ def test_upload_photos_enrolls_faces_and_names_the_photo_without_one(
     page.locator("#upload-form input[type=file]").set_input_files(
         [*train_photos("ben_afflek", 3), no_face]
     )
+    expect(page.get_by_text("No consent is on file")).to_be_visible()
+    page.get_by_label("The employee has read the consent text above and agrees").check()
     page.get_by_role("button", name="Upload and enroll").click()
     expect(page.locator(".flash.success")).to_have_text(
         "3 photo(s) enrolled.", timeout=ENROLL_TIMEOUT

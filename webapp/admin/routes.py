@@ -9,10 +9,12 @@ from sqlalchemy import func, select
 
 from webapp import media
 from webapp.admin import bp
-from webapp.admin.forms import EmployeeForm, PhotoUploadForm
+from webapp.admin.forms import ConsentForm, EmployeeForm, PhotoUploadForm
+from webapp.attendance.reports import resolve_schedule, site_schedule
 from webapp.auth.access import roles_required
 from webapp.auth.models import Role
-from webapp.employees.models import Employee, EnrollmentPhoto
+from webapp.employees.consent import consent_text, record_consent
+from webapp.employees.models import Department, Employee, EnrollmentPhoto
 from webapp.employees.services import Upload, create_employee, enroll_photos, remove_photo
 from webapp.errors import AppError
 from webapp.extensions import db
@@ -23,10 +25,10 @@ admin_only = roles_required(Role.ADMIN)
 
 
 @bp.get("/")
-@admin_only
+@roles_required(Role.ADMIN, Role.MANAGER)
 def index():
-    """The admin home."""
-    return redirect(url_for("admin.employees"))
+    """The admin home: today at a glance."""
+    return redirect(url_for("admin.dashboard"))
 
 
 @bp.get("/employees")
@@ -72,8 +74,19 @@ def _get_employee(employee_id: int) -> Employee:
 @admin_only
 def employee(employee_id: int):
     """An employee's details and enrolled photos."""
+    employee = _get_employee(employee_id)
     return render_template(
-        "admin/employee.html", employee=_get_employee(employee_id), form=PhotoUploadForm()
+        "admin/employee.html",
+        employee=employee,
+        form=PhotoUploadForm(),
+        consent_form=ConsentForm(),
+        consent_text=consent_text(),
+        consent_texts={c.text_version: consent_text(c.text_version) for c in employee.consents},
+        schedule=resolve_schedule(
+            employee,
+            {d.name: d for d in db.session.scalars(select(Department))},
+            site_schedule(),
+        ),
     )
 
 
@@ -88,6 +101,11 @@ def upload_photos(employee_id: int):
             for message in errors:
                 flash(message, "error")
         return redirect(url_for("admin.employee", employee_id=employee.id))
+    if employee.consent is None:
+        if not form.consent.data:
+            flash(_("Record the employee's consent before enrolling their face."), "error")
+            return redirect(url_for("admin.employee", employee_id=employee.id))
+        record_consent(employee, current_user)
     uploads = [Upload(f.filename or "photo", f.read()) for f in form.photos.data]
     try:
         report = enroll_photos(employee, uploads, actor=current_user)

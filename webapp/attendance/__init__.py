@@ -7,7 +7,13 @@ bp = Blueprint("attendance", __name__)
 
 def init_app(app) -> None:
     """Register the API routes and the `flask kiosks` commands."""
-    from webapp.attendance import api, cli  # noqa: F401  (api attaches to bp)
+    from webapp.attendance import (  # noqa: F401  (routes attach to bp; models register)
+        api,
+        cli,
+        kiosk_api,
+        kiosk_models,
+        kiosk_pages,
+    )
     from webapp.extensions import csrf
 
     csrf.exempt(bp)  # token- or session-authenticated JSON API; it changes no state by form post

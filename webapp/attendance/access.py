@@ -30,3 +30,19 @@ def kiosk_or_admin_required(view):
         return view(*args, **kwargs)
 
     return wrapped
+
+
+def kiosk_required(view):
+    """Only a registered kiosk (X-Kiosk-Token) may call this; sets g.kiosk."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        token = request.headers.get("X-Kiosk-Token")
+        if not token:
+            raise Unauthorized("Send the kiosk token in X-Kiosk-Token.")
+        g.kiosk = kiosk_for_token(token)
+        if g.kiosk is None:
+            raise Unauthorized("The kiosk token is not valid or was revoked.", "invalid_token")
+        return view(*args, **kwargs)
+
+    return wrapped

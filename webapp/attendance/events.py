@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from webapp.attendance.models import AttendanceEvent, EventKind, EventStatus
+from webapp.attendance.records import initial_status
 from webapp.extensions import db
 
 
@@ -47,14 +48,6 @@ def next_direction(employee_id: int, now: datetime) -> EventKind:
     return EventKind.CHECK_OUT if last and last.kind == EventKind.CHECK_IN else EventKind.CHECK_IN
 
 
-def initial_status(similarity: float | None, flagged: bool) -> EventStatus:
-    """OK, or needs review when the kiosk flagged it or the match was only just accepted."""
-    accept = current_app.config.get("REVIEW_ACCEPT_THRESHOLD")
-    if flagged or (accept is not None and similarity is not None and similarity < accept):
-        return EventStatus.NEEDS_REVIEW
-    return EventStatus.OK
-
-
 def record_event(
     employee_id: int,
     kind: EventKind,
@@ -65,7 +58,7 @@ def record_event(
     gesture: str | None = None,
     proof_photo: str | None = None,
     idempotency_key: str | None = None,
-    flagged: bool = False,
+    flag_reason: str | None = None,
     note: str | None = None,
 ) -> tuple[AttendanceEvent, bool]:
     """Record an event; returns (event, created). A retry or a duplicate returns the first one."""
@@ -91,7 +84,8 @@ def record_event(
         employee_id=employee_id,
         kiosk_id=kiosk_id,
         kind=kind,
-        status=initial_status(similarity, flagged),
+        status=initial_status(similarity, flagged=flag_reason is not None),
+        flag_reason=flag_reason,
         occurred_at=occurred_at,
         similarity=similarity,
         gesture=gesture,

@@ -24,6 +24,9 @@ class Kiosk(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    gesture_model_id: Mapped[int | None] = mapped_column(
+        ForeignKey("gesture_models.id", ondelete="SET NULL")
+    )  # None: the built-in gesture rules
 
     @property
     def active(self) -> bool:
@@ -50,7 +53,11 @@ class AttendanceEvent(db.Model):
     """One check-in or check-out; never hard-deleted, only voided."""
 
     __tablename__ = "attendance_events"
-    __table_args__ = (Index("ix_attendance_events_employee_time", "employee_id", "occurred_at"),)
+    __table_args__ = (
+        Index("ix_attendance_events_employee_time", "employee_id", "occurred_at"),
+        Index("ix_attendance_events_occurred_at", "occurred_at"),
+        Index("ix_attendance_events_status", "status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     employee_id: Mapped[int] = mapped_column(ForeignKey("employees.id"))
@@ -64,6 +71,15 @@ class AttendanceEvent(db.Model):
     idempotency_key: Mapped[str | None] = mapped_column(String(80), unique=True)
     note: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Corrections and review (webapp/attendance/records.py); every change is also audited.
+    flag_reason: Mapped[str | None] = mapped_column(String(80))  # why the kiosk asked for review
+    created_by_id: Mapped[int | None] = mapped_column(  # the admin who added a missed punch
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # last confirm/void
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    correction_reason: Mapped[str | None] = mapped_column(String(500))  # reason of the last change
+    proof_deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # by retention
 
     employee: Mapped[Employee] = relationship()
     kiosk: Mapped[Kiosk | None] = relationship()

@@ -18,7 +18,7 @@ def home_for(user) -> str:
     """Where a user lands after logging in."""
     if user.role == Role.STUDIO:
         return url_for("studio.index")
-    return url_for("admin.employees")
+    return url_for("admin.dashboard")
 
 
 @bp.get("/")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from webapp import audit
 from webapp.auth.models import Role, User
@@ -20,7 +20,9 @@ def find_user(email: str) -> User | None:
     return db.session.scalar(select(User).where(User.email == email.strip().lower()))
 
 
-def create_user(email: str, password: str, role: Role, actor=None, display_name=None) -> User:
+def create_user(
+    email: str, password: str, role: Role, actor=None, display_name=None, department=None
+) -> User:
     """Create an account; raise AppError if the e-mail is taken or the password too short."""
     email = email.strip().lower()
     if "@" not in email:
@@ -31,11 +33,15 @@ def create_user(email: str, password: str, role: Role, actor=None, display_name=
         )
     if find_user(email):
         raise AppError(f"{email} already has an account.", "email_taken", 409)
-    user = User(email=email, role=Role(role), display_name=display_name)
+    department = (department or "").strip() or None
+    user = User(email=email, role=Role(role), display_name=display_name, department=department)
     user.set_password(password)
     db.session.add(user)
     db.session.flush()
-    audit.record("user.create", "user", user.id, actor, after={"email": email, "role": str(role)})
+    after = {"email": email, "role": str(role)}
+    if department:
+        after["department"] = department
+    audit.record("user.create", "user", user.id, actor, after=after)
     db.session.commit()
     return user
 
@@ -58,3 +64,28 @@ def ensure_admin(email: str, password: str | None) -> tuple[User | None, str | N
     if not password:
         generated = password = secrets.token_urlsafe(12)
     return create_user(email, password, Role.ADMIN, actor="setup"), generated
+
+
+def _user_snapshot(user: User) -> dict:
+    return {"role": str(user.role), "department": user.department, "active": user.active}
+
+
+def update_user(user: User, role: Role, department: str | None, active: bool, actor=None) -> User:
+    """Change a user's role, department (managers) and whether they may log in."""
+    role = Role(role)
+    department = (department or "").strip() or None
+    if getattr(actor, "id", None) == user.id and (role != Role.ADMIN or not active):
+        raise AppError("You cannot take away your own admin access.", "own_access")
+    if user.role == Role.ADMIN and user.active and (role != Role.ADMIN or not active):
+        admins = db.session.scalar(
+            select(func.count(User.id)).where(User.role == Role.ADMIN, User.active.is_(True))
+        )
+        if admins <= 1:
+            raise AppError("There must be at least one active admin.", "last_admin", 409)
+    before = _user_snapshot(user)
+    user.role, user.department, user.active = role, department, active
+    after = _user_snapshot(user)
+    if after != before:
+        audit.record("user.update", "user", user.id, actor, before=before, after=after)
+    db.session.commit()
+    return user

@@ -20,14 +20,22 @@ from webapp.recognition.services import train_classifier
 from webapp.registry import current_models
 
 employees = AppGroup("employees", help="Manage employees and their enrollment.")
+retention = AppGroup("retention", help="Delete biometric data past its retention period.")
 
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
 
 
 @employees.command("import")
 @click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
-def import_folder(folder: Path) -> None:
+@click.option(
+    "--consent-given",
+    is_flag=True,
+    help="Record that each person agreed to the current consent text (keep the signed forms).",
+)
+def import_folder(folder: Path, consent_given: bool) -> None:
     """Enroll one employee per sub-folder of FOLDER (folder name = name), then train once."""
+    from webapp.employees.consent import record_consent
+
     click.echo("loading models ...")
     current_models().load()
     enrolled = rejected = 0
@@ -39,6 +47,10 @@ def import_folder(folder: Path) -> None:
         employee = db.session.scalar(select(Employee).where(Employee.name == person_dir.name))
         if employee is None:
             employee = create_employee(person_dir.name, actor="cli")
+        if consent_given:
+            record_consent(employee, actor="cli")
+        elif employee.consent is None:
+            click.echo(f"{person_dir.name}: no consent recorded (see --consent-given)", err=True)
         count = 0
         for start in range(0, len(photos), MAX_PHOTOS_PER_UPLOAD):
             batch = [
@@ -65,3 +77,30 @@ def list_employees() -> None:
     for employee in db.session.scalars(select(Employee).order_by(Employee.name)):
         state = "" if employee.active else " (inactive)"
         click.echo(f"{employee.id:5d}  {employee.name}{state}  photos={len(employee.photos)}")
+
+
+@retention.command("run")
+@click.option("--dry-run", is_flag=True, help="Only list what would be deleted.")
+def retention_run(dry_run: bool) -> None:
+    """Delete biometrics of long-deactivated employees and old proof photos (run it daily)."""
+    from webapp.employees.retention import run_retention
+
+    plan, report = run_retention(dry_run=dry_run, actor="cli")
+    prefix = "would delete" if dry_run else "deleted"
+    for employee, photos, templates in plan.employees:
+        click.echo(
+            f"{prefix}: {employee.name} (id {employee.id}, deactivated "
+            f"{employee.deactivated_at:%Y-%m-%d}): {photos} photo(s), {templates} template(s)"
+        )
+    if plan.proof_events:
+        click.echo(
+            f"{prefix}: {plan.proof_events} proof photo(s) older than "
+            f"{plan.proof_cutoff:%Y-%m-%d %H:%M} UTC"
+        )
+    if plan.empty:
+        click.echo("nothing to delete")
+    elif not dry_run:
+        click.echo(
+            f"retention done: {report.employees} employee(s), {report.photos} photo(s), "
+            f"{report.templates} template(s), {report.proof_photos} proof photo(s)"
+        )

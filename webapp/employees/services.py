@@ -11,11 +11,12 @@ from sqlalchemy import select
 from ml.errors import FaceError
 from ml.images import ImageError, decode_image, encode_jpeg
 from webapp import audit, media
-from webapp.employees.models import Employee, EnrollmentPhoto, FaceTemplate
+from webapp.db import utcnow
+from webapp.employees.models import Department, Employee, EnrollmentPhoto, FaceTemplate
 from webapp.errors import AppError
 from webapp.extensions import db
 from webapp.recognition.models import ClassifierVersion
-from webapp.recognition.services import train_classifier
+from webapp.recognition.services import retrain_in_session, train_classifier
 from webapp.registry import current_models
 
 MAX_PHOTOS_PER_UPLOAD = 10
@@ -184,3 +185,145 @@ def remove_photo(photo: EnrollmentPhoto, actor=None) -> ClassifierVersion:
     db.session.commit()
     media.remove(path)
     return train_classifier(actor)
+
+
+WEEKDAYS = "1234567"  # ISO weekday digits, Monday=1
+
+
+def _clean_workdays(workdays: str | None) -> str | None:
+    """Normalize weekday digits ("531" -> "135"); None or "" means "inherit"."""
+    if not workdays:
+        return None
+    digits = "".join(sorted(set(workdays)))
+    if any(ch not in WEEKDAYS for ch in digits):
+        raise AppError("Working days are weekday numbers 1 (Monday) to 7 (Sunday).", "bad_days")
+    return digits
+
+
+def _check_schedule(start, end) -> None:
+    if (start is None) != (end is None):
+        raise AppError("Give both the start and the end of the working day, or neither.", "half")
+    if start is not None and start == end:
+        raise AppError("The working day cannot start and end at the same time.", "empty_day")
+
+
+def employee_snapshot(employee: Employee) -> dict:
+    """The editable facts of an employee, as the audit log stores them."""
+    return {
+        "name": employee.name,
+        "employee_no": employee.employee_no,
+        "department": employee.department,
+        "schedule_start": employee.schedule_start.strftime("%H:%M")
+        if employee.schedule_start
+        else None,
+        "schedule_end": employee.schedule_end.strftime("%H:%M") if employee.schedule_end else None,
+        "workdays": employee.workdays,
+        "active": employee.active,
+    }
+
+
+def update_employee(
+    employee: Employee,
+    *,
+    name: str,
+    employee_no: str | None = None,
+    department: str | None = None,
+    schedule_start=None,
+    schedule_end=None,
+    workdays: str | None = None,
+    actor=None,
+) -> Employee:
+    """Change an employee's name, number, department and own schedule (None: inherited)."""
+    name = (name or "").strip()
+    if not name:
+        raise AppError("An employee needs a name.", "name_required")
+    employee_no = (employee_no or "").strip() or None
+    if employee_no and db.session.scalar(
+        select(Employee).where(Employee.employee_no == employee_no, Employee.id != employee.id)
+    ):
+        raise AppError(f"Employee number {employee_no} is already used.", "employee_no_taken", 409)
+    _check_schedule(schedule_start, schedule_end)
+    before = employee_snapshot(employee)
+    employee.name = name
+    employee.employee_no = employee_no
+    employee.department = (department or "").strip() or None
+    employee.schedule_start, employee.schedule_end = schedule_start, schedule_end
+    employee.workdays = _clean_workdays(workdays)
+    after = employee_snapshot(employee)
+    if after != before:
+        audit.record("employee.update", "employee", employee.id, actor, before=before, after=after)
+    db.session.commit()
+    return employee
+
+
+def set_employee_active(employee: Employee, active: bool, actor=None) -> Employee:
+    """Deactivate (kept, no longer recognized, biometrics deleted after the retention period) or
+    reactivate an employee; the classifier is retrained in the same transaction.
+    """
+    if employee.active == active:
+        return employee
+    employee.active = active
+    employee.deactivated_at = None if active else utcnow()
+    audit.record(
+        "employee.reactivate" if active else "employee.deactivate",
+        "employee",
+        employee.id,
+        actor,
+        before={"active": not active},
+        after={"active": active},
+    )
+    try:
+        db.session.flush()
+        retrain_in_session(actor)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return employee
+
+
+def department_names() -> list[str]:
+    """Every department known: those with a schedule and those named on an employee."""
+    names = set(db.session.scalars(select(Department.name)))
+    names.update(
+        db.session.scalars(select(Employee.department).where(Employee.department.is_not(None)))
+    )
+    return sorted(names, key=str.casefold)
+
+
+def save_department(
+    name: str, schedule_start=None, schedule_end=None, workdays: str | None = None, actor=None
+) -> Department:
+    """Create or change a department's schedule (None everywhere: the site's default)."""
+    name = (name or "").strip()
+    if not name:
+        raise AppError("A department needs a name.", "name_required")
+    _check_schedule(schedule_start, schedule_end)
+    department = db.session.scalar(select(Department).where(Department.name == name))
+    before = None
+    if department is None:
+        department = Department(name=name)
+        db.session.add(department)
+    else:
+        before = _department_snapshot(department)
+    department.schedule_start, department.schedule_end = schedule_start, schedule_end
+    department.workdays = _clean_workdays(workdays)
+    db.session.flush()
+    after = _department_snapshot(department)
+    if after != before:
+        audit.record("department.save", "department", department.id, actor, before, after)
+    db.session.commit()
+    return department
+
+
+def _department_snapshot(department: Department) -> dict:
+    return {
+        "name": department.name,
+        "schedule_start": department.schedule_start.strftime("%H:%M")
+        if department.schedule_start
+        else None,
+        "schedule_end": department.schedule_end.strftime("%H:%M")
+        if department.schedule_end
+        else None,
+        "workdays": department.workdays,
+    }

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from ml.classifier import OpenSetClassifier
 from webapp import audit
@@ -37,9 +37,23 @@ class RecognizedFace:
         }
 
 
-def train_classifier(actor=None) -> ClassifierVersion:
-    """Train a new classifier version on the templates of active employees and store it."""
-    analyzer_version = current_models().get("faces").version
+def embedder_version() -> str | None:
+    """The embedder whose templates train the classifier: the loaded one, else the last used.
+
+    The fallback lets the command line (retention) and a worker that is still loading retrain
+    without TensorFlow; None means nobody was ever trained and no model is loaded.
+    """
+    registry = current_models()
+    if registry.ready:
+        return registry.get("faces").version
+    return db.session.scalar(
+        select(ClassifierVersion.model_version).order_by(ClassifierVersion.id.desc()).limit(1)
+    )
+
+
+def build_classifier_version(actor=None, analyzer_version: str | None = None) -> ClassifierVersion:
+    """Train a classifier on active employees' templates and add it to the session (no commit)."""
+    analyzer_version = analyzer_version or current_models().get("faces").version
     rows = db.session.execute(
         select(FaceTemplate.employee_id, FaceTemplate.embedding)
         .join(Employee)
@@ -69,7 +83,30 @@ def train_classifier(actor=None) -> ClassifierVersion:
         actor,
         after={"employees": version.employee_count, "templates": version.template_count},
     )
+    return version
+
+
+def train_classifier(actor=None) -> ClassifierVersion:
+    """Train a new classifier version on the templates of active employees and store it."""
+    version = build_classifier_version(actor)
     db.session.commit()
+    return version
+
+
+def retrain_in_session(actor=None) -> ClassifierVersion | None:
+    """After templates were deleted or people (de)activated: add a fresh classifier version and
+    clear the stored payloads of the older ones, which may hold removed people's centroids (no
+    commit). None when nothing was ever trained and no model is loaded (nobody to forget).
+    """
+    analyzer_version = embedder_version()
+    if analyzer_version is None:
+        return None
+    version = build_classifier_version(actor, analyzer_version)
+    db.session.execute(
+        update(ClassifierVersion)
+        .where(ClassifierVersion.id < version.id, ClassifierVersion.payload.is_not(None))
+        .values(payload=None)
+    )
     return version
 
 
