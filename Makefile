@@ -12,7 +12,7 @@ export MODEL_DIR ?= $(CURDIR)/instance/models
 run: deps models translations db
 	$(FLASK) users ensure-admin
 	@echo "Starting gunicorn on http://127.0.0.1:8000 (models load in each worker; /healthz says when ready)"
-	exec $(VENV)/bin/gunicorn -c gunicorn.conf.py wsgi:app
+	exec ./scripts/run.sh
 
 test: dev-deps models translations system-test-deps
 	$(VENV)/bin/ruff check .
@@ -61,6 +61,7 @@ format: dev-deps
 bench: dev-deps models
 	$(PY) bench/recognition.py
 	$(PY) bench/kiosk.py
+	$(PY) bench/studio.py
 
 # Re-extract UI strings after changing templates or code; then translate the .po file.
 messages: dev-deps

@@ -77,4 +77,3 @@ def user_for_token(secret: str) -> User:
         token.last_used_at = now
         db.session.commit()
     return user
-

@@ -1,0 +1,252 @@
+"""Studio benchmark: what each effect does to faces (measured) and how fast it runs here.
+
+One section per effect; `main()` runs every section and prints Markdown for bench/RESULTS.md.
+Run with `.venv/bin/python bench/studio.py` (or `make bench`); `--only face_swap` or
+`--only anonymize` runs one section.
+
+- face swap: identity moved (FaceNet cosine to the source and to the original target, before and
+  after, over every cross-person pair of the 5-celebrity photos), face still detected; time per
+  1280-px photo (p50/p90, with the stages) and frames per second on 640x360 videos.
+- anonymize: bench/studio_anonymize.py (every non-kept face replaced, identity hidden, time per
+  1280-px photo with 10 faces, frames per second per mode, age/gender accuracy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from ml.errors import FaceError  # noqa: E402
+from ml.images import decode_image  # noqa: E402
+from ml.recognition import FaceAnalyzer  # noqa: E402
+
+MODEL_DIR = Path(os.environ.get("MODEL_DIR", ROOT / "instance" / "models"))
+DATASET = MODEL_DIR / "5-celebrity-faces-dataset"
+PEOPLE = ("ben_afflek", "elton_john", "jerry_seinfeld", "madonna", "mindy_kaling")
+THRESHOLD = float(os.environ.get("RECOGNITION_THRESHOLD", "0.45"))
+
+
+def cpu_name() -> str:
+    """The processor's model name."""
+    for row in Path("/proc/cpuinfo").read_text().splitlines():
+        if row.startswith("model name"):
+            return row.split(":", 1)[1].strip()
+    return platform.machine()
+
+
+def ms(values: list[float], q: float) -> float:
+    """Percentile of seconds, in milliseconds."""
+    return float(np.percentile(np.asarray(values) * 1000.0, q))
+
+
+def photos(split: str, person: str) -> list[Path]:
+    """A person's photos in one split, sorted."""
+    return sorted((DATASET / split / person).glob("*.jpg"))
+
+
+def load(path: Path) -> np.ndarray:
+    """Decode a photo to RGB."""
+    return decode_image(path.read_bytes())
+
+
+def to_long_side(rgb: np.ndarray, side: int) -> np.ndarray:
+    """Resize so that the longer side is `side` pixels."""
+    scale = side / max(rgb.shape[:2])
+    size = (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale))
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA)
+
+
+# -- face swap -----------------------------------------------------------------------------------
+
+
+def source_photo(person: str) -> np.ndarray:
+    """The source photo used for a person: a train photo (the targets are val photos)."""
+    index = {"jerry_seinfeld": 9}.get(person, 0)
+    return load(photos("train", person)[index])
+
+
+def bench_face_swap(analyzer: FaceAnalyzer) -> None:
+    """Identity moved, face kept, time per 1280-px photo and frames/s on 640x360 videos."""
+    from ml.face_mesh import FaceMesher
+    from ml.face_swap import FaceSwapper, VideoSwapper
+    from ml.video import transform_video
+
+    swapper = FaceSwapper(analyzer.detectors["photo"], FaceMesher())
+    print("## bench/studio.py — face swap\n")
+    print(f"Engine: {swapper.version}.\n")
+
+    # 1. Identity: every source person onto every other person's val photos.
+    before_src, after_src, after_tgt, kept_face, pairs = [], [], [], 0, 0
+    recognized_as_source, recognized_as_target = 0, 0
+    for source_person in PEOPLE:
+        source = source_photo(source_person)
+        e_source = analyzer.analyze(source)[0].embedding
+        for target_person in PEOPLE:
+            if target_person == source_person:
+                continue
+            for path in photos("val", target_person):
+                target = load(path)
+                original = analyzer.analyze(target)
+                if not original:
+                    continue
+                result = swapper.swap_image(source, target, [0])
+                if not result.swapped_ids:
+                    continue
+                pairs += 1
+                found = analyzer.analyze(result.image)
+                if not found:
+                    continue
+                kept_face += 1
+                e_target, e_result = original[0].embedding, found[0].embedding
+                before_src.append(float(e_source @ e_target))
+                after_src.append(float(e_source @ e_result))
+                after_tgt.append(float(e_target @ e_result))
+                recognized_as_source += after_src[-1] >= THRESHOLD
+                recognized_as_target += after_tgt[-1] >= THRESHOLD
+    moved = sum(a > b for a, b in zip(after_src, before_src, strict=True))
+    print(
+        "Identity, over every (source person, other person's val photo) pair; cosines of "
+        f"FaceNet embeddings (threshold {THRESHOLD}):\n"
+    )
+    print("| measure | result |")
+    print("|---|---|")
+    print(f"| pairs swapped | {pairs} |")
+    print(f"| swapped face still found by MTCNN | {kept_face}/{pairs} |")
+    print(f"| cosine to the source: before → after (median) | "
+          f"{np.median(before_src):.2f} → {np.median(after_src):.2f} |")  # fmt: skip
+    print(f"| cosine to the source went up | {moved}/{len(after_src)} |")
+    print(f"| cosine to the original target after (median, p90) | "
+          f"{np.median(after_tgt):.2f}, {np.percentile(after_tgt, 90):.2f} |")  # fmt: skip
+    print(f"| still recognized as the target (cos ≥ {THRESHOLD}) | "
+          f"{recognized_as_target}/{len(after_tgt)} |")  # fmt: skip
+    print(f"| recognized as the source (cos ≥ {THRESHOLD}) | "
+          f"{recognized_as_source}/{len(after_src)} |\n")  # fmt: skip
+
+    # 2. Photos: every val photo brought to 1280 px on its long side (large faces: worst case).
+    source = source_photo("jerry_seinfeld")
+    swapper.swap_image(source, to_long_side(load(photos("val", "madonna")[0]), 1280))  # warm-up
+    totals: list[float] = []
+    missed: list[str] = []
+    stages: dict[str, list[float]] = {"source": [], "detect": [], "mesh": [], "swap": []}
+    for person in PEOPLE:
+        for path in photos("val", person):
+            target = to_long_side(load(path), 1280)
+            started = time.perf_counter()
+            try:
+                result = swapper.swap_image(source, target)
+            except FaceError:
+                missed.append(f"{person}/{path.name}")
+                continue
+            totals.append(time.perf_counter() - started)
+            if not result.swapped_ids:
+                missed.append(f"{person}/{path.name} (no mesh)")
+                continue
+            # The stages, timed again one by one.
+            t0 = time.perf_counter()
+            prepared = swapper.prepare_source(source)
+            t1 = time.perf_counter()
+            faces = swapper.detect(target)
+            t2 = time.perf_counter()
+            landmarks = swapper.mesher.landmarks(target, faces[result.swapped_ids[0]].box)
+            t3 = time.perf_counter()
+            swapper.swap_face(target, prepared, landmarks)
+            t4 = time.perf_counter()
+            for name, seconds in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
+                stages[name].append(seconds)
+    print(
+        f"Photo: {len(totals)} val photos resized to 1280 px on the long side (one face of "
+        "~450-900 px), source Jerry Seinfeld (a 300-px train photo), `swap_image` end to end:\n"
+    )
+    print("| stage | p50 ms | p90 ms | n |")
+    print("|---|---|---|---|")
+    print(f"| **swap_image, 1280-px photo** (target ≤ 1500 ms) | **{ms(totals, 50):.0f}** | "
+          f"{ms(totals, 90):.0f} | {len(totals)} |")  # fmt: skip
+    labels = {
+        "source": "prepare the source (detect, mesh, triangulate, inpaint rim)",
+        "detect": "detect target faces (MTCNN, photo preset)",
+        "mesh": "target face mesh (crop → MediaPipe)",
+        "swap": "warp + colour + Poisson blend, one face",
+    }
+    for name, values in stages.items():
+        print(f"| {labels[name]} | {ms(values, 50):.0f} | {ms(values, 90):.0f} | {len(values)} |")
+    if missed:
+        print(f"\nNo face found at 1280 px (MTCNN), not timed: {', '.join(missed)}.")
+    print()
+
+    # 3. Videos: 640x360 H.264, the photos panning, decode → swap → H.264 + AAC.
+    from tests.ml.test_video import make_video  # the same clips the tests make
+
+    print("Video: 640x360 at 25 fps, 4 s (100 frames), faces panning, with an AAC track; "
+          "`transform_video` with `VideoSwapper` (decode, detect, track, mesh, smooth, swap, "
+          "encode H.264):\n")  # fmt: skip
+    print("| video | frames | seconds | frames/s (target ≥ 8) | frames with every chosen face "
+          "swapped |")  # fmt: skip
+    print("|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as folder:
+        for label, people, face_height, target_ids in (
+            ("one face, 200 px tall", ["ben_afflek"], 200, None),
+            ("two faces, 160 px, swap both", ["ben_afflek", "madonna"], 160, None),
+            ("two faces, 160 px, swap one", ["ben_afflek", "madonna"], 160, [0]),
+        ):
+            faces = [load(photos("val", p)[1]) for p in people]
+            clip = make_video(
+                Path(folder) / "clip.mp4", faces, seconds=4.0, fps=25, face_height=face_height
+            )
+            fn = VideoSwapper(swapper, source, target_ids=target_ids, fps=25)
+            started = time.perf_counter()
+            info = transform_video(clip, Path(folder) / "out.mp4", fn)
+            seconds = time.perf_counter() - started
+            wanted = len(people) if target_ids is None else len(target_ids)
+            complete = sum(len(ids) == wanted for ids in fn.swapped_per_frame)
+            print(f"| {label} | {info.frames} | {seconds:.1f} | **{info.frames / seconds:.1f}** | "
+                  f"{complete}/{info.frames} |")  # fmt: skip
+    print()
+
+
+# -- anonymize -----------------------------------------------------------------------------------
+
+
+def bench_anonymize(analyzer: FaceAnalyzer) -> None:
+    """Anonymize bystanders: bench/studio_anonymize.py (replaced share, identity, timings)."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from studio_anonymize import run
+
+    run(analyzer)
+
+
+SECTIONS = {"face_swap": bench_face_swap, "anonymize": bench_anonymize}
+
+
+def main() -> None:
+    """Load the recognizer once and run the sections."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=sorted(SECTIONS), action="append")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    analyzer = FaceAnalyzer.from_model_dir(MODEL_DIR)
+    load1, _, _ = os.getloadavg()
+    print(
+        f"Machine: {cpu_name()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+        f"load average {load1:.1f} at the start.\n"
+    )
+    for name, section in SECTIONS.items():
+        if args.only and name not in args.only:
+            continue
+        section(analyzer)
+    load1, _, _ = os.getloadavg()
+    print(f"Whole run {time.perf_counter() - started:.0f} s; load average {load1:.1f} at the end.")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,308 @@
+// Studio pages: upload a photo or video, pick faces on it, start a job, follow its progress.
+// Everything goes through the REST API (/api/v1/studio); the session sends the CSRF token.
+(() => {
+  const S = window.STUDIO;
+  const t = S.t;
+  const csrf = document.querySelector('meta[name=csrf-token]').content;
+  const FINISHED = new Set(['done', 'failed', 'cancelled']);
+  const headers = { 'X-CSRFToken': csrf, Accept: 'application/json' };
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  async function api(url, options = {}) {
+    const response = await fetch(url, { credentials: 'same-origin', headers, ...options });
+    let data = {};
+    try { data = await response.json(); } catch (error) { data = { message: response.statusText }; }
+    return { response, data };
+  }
+
+  function badge(status) {
+    const span = document.createElement('span');
+    span.className = `badge job-${status}`;
+    span.textContent = S.status[status] || status;
+    return span;
+  }
+
+  function mediaElement(url, mediaType, alt) {
+    const element = document.createElement(mediaType.startsWith('video/') ? 'video' : 'img');
+    element.src = url;
+    if (element.tagName === 'VIDEO') {
+      element.controls = true;
+      element.playsInline = true;
+      element.preload = 'metadata';
+    } else {
+      element.alt = alt || '';
+    }
+    return element;
+  }
+
+  // ---- the upload page ------------------------------------------------------------------------
+  const form = document.getElementById('studio-form');
+  if (form) {
+    const fileInput = document.getElementById('studio-media');
+    const uploadProgress = document.getElementById('studio-upload-progress');
+    const uploadStatus = document.getElementById('studio-upload-status');
+    const facesBox = document.getElementById('studio-faces');
+    const facesHint = document.getElementById('studio-faces-hint');
+    const preview = document.getElementById('studio-preview');
+    const formError = document.getElementById('studio-form-error');
+    const submit = document.getElementById('studio-submit');
+    const anonymizeOptions = document.getElementById('studio-anonymize-options');
+    const swapOptions = document.getElementById('studio-swap-options');
+    let media = null;
+    const faces = {}; // effect -> list of faces
+    const chosen = {}; // effect -> Set of chosen face ids
+    let facesToken = 0;
+
+    const effect = () => form.querySelector('input[name=effect]:checked').value;
+
+    function showOptions() {
+      anonymizeOptions.hidden = effect() !== 'anonymize';
+      swapOptions.hidden = effect() !== 'face_swap';
+      if (media) loadFaces();
+    }
+    form.querySelectorAll('input[name=effect]').forEach((radio) => radio.addEventListener('change', showOptions));
+
+    function upload(file) {
+      return new Promise((resolve) => {
+        const request = new XMLHttpRequest();
+        request.open('POST', S.mediaUrl);
+        request.setRequestHeader('X-CSRFToken', csrf);
+        request.setRequestHeader('Accept', 'application/json');
+        request.upload.onprogress = (event) => {
+          if (event.lengthComputable) uploadProgress.value = (100 * event.loaded) / event.total;
+          if (event.loaded === event.total) uploadStatus.textContent = t.checking;
+        };
+        request.onload = () => {
+          let data = {};
+          try { data = JSON.parse(request.responseText); } catch (error) { data = { message: request.statusText }; }
+          resolve({ ok: request.status < 300, data });
+        };
+        request.onerror = () => resolve({ ok: false, data: { message: t.failed } });
+        const body = new FormData();
+        body.append('media', file);
+        request.send(body);
+      });
+    }
+
+    fileInput.addEventListener('change', async () => {
+      const file = fileInput.files[0];
+      media = null;
+      submit.disabled = true;
+      facesBox.hidden = true;
+      formError.textContent = '';
+      Object.keys(faces).forEach((key) => delete faces[key]);
+      Object.keys(chosen).forEach((key) => delete chosen[key]);
+      if (!file) return;
+      uploadProgress.hidden = false;
+      uploadProgress.value = 0;
+      uploadStatus.textContent = t.uploading;
+      const { ok, data } = await upload(file);
+      uploadProgress.hidden = true;
+      if (!ok) {
+        uploadStatus.textContent = `${t.failed}: ${data.message}`;
+        return;
+      }
+      media = data;
+      uploadStatus.textContent = `${t.ready} ${data.width}×${data.height}` +
+        (data.duration ? `, ${data.duration.toFixed(1)} s` : '');
+      preview.replaceChildren(mediaElement(media.url, media.media_type));
+      const element = preview.firstChild;
+      if (element.tagName === 'VIDEO') { element.controls = false; element.muted = true; }
+      facesBox.hidden = false;
+      submit.disabled = false;
+      loadFaces();
+    });
+
+    async function loadFaces() {
+      const wanted = effect();
+      const token = ++facesToken;
+      if (faces[wanted]) { drawFaces(wanted); return; }
+      facesHint.textContent = t.findingFaces;
+      preview.querySelectorAll('.face-box').forEach((box) => box.remove());
+      for (let tries = 0; tries < 600; tries += 1) {
+        const { response, data } = await api(`${media.faces_url}?effect=${wanted}`);
+        if (token !== facesToken) return;
+        if (response.status === 202) {
+          if (tries === 15) facesHint.textContent = t.waitingWorker;
+          await sleep(1000);
+          continue;
+        }
+        if (!response.ok || data.status === 'failed') {
+          facesHint.textContent = `${t.facesFailed} ${data.error || data.message}`;
+          return;
+        }
+        faces[wanted] = data.faces;
+        chosen[wanted] = new Set(data.faces
+          .filter((face) => (wanted === 'anonymize' ? face.suggest_keep : true))
+          .map((face) => face.id));
+        drawFaces(wanted);
+        return;
+      }
+    }
+
+    function drawFaces(which) {
+      preview.querySelectorAll('.face-box').forEach((box) => box.remove());
+      const list = faces[which] || [];
+      if (!list.length) { facesHint.textContent = t.noFaces; return; }
+      facesHint.textContent = which === 'anonymize' ? t.keepHint : t.swapHint;
+      for (const face of list) {
+        const [x, y, w, h] = face.box;
+        const box = document.createElement('button');
+        box.type = 'button';
+        box.className = `face-box ${which}`;
+        box.style.left = `${(100 * x) / media.width}%`;
+        box.style.top = `${(100 * y) / media.height}%`;
+        box.style.width = `${(100 * w) / media.width}%`;
+        box.style.height = `${(100 * h) / media.height}%`;
+        const label = document.createElement('span');
+        box.append(label);
+        const paint = () => {
+          const on = chosen[which].has(face.id);
+          box.classList.toggle('chosen', on);
+          const state = which === 'anonymize' ? (on ? t.keep : t.replace) : (on ? t.swap : t.leave);
+          const who = face.name || (face.main_subject ? t.mainSubject : '');
+          label.textContent = `#${face.id} ${state}${who ? ` · ${who}` : ''}`;
+          box.setAttribute('aria-pressed', on ? 'true' : 'false');
+        };
+        box.addEventListener('click', () => {
+          if (chosen[which].has(face.id)) chosen[which].delete(face.id); else chosen[which].add(face.id);
+          paint();
+        });
+        paint();
+        preview.append(box);
+      }
+    }
+
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      formError.textContent = '';
+      if (!media) { formError.textContent = t.chooseFile; return; }
+      const which = effect();
+      const body = new FormData();
+      body.append('media_id', media.id);
+      body.append('effect', which);
+      const params = {};
+      if (which === 'anonymize') {
+        params.mode = form.mode.value;
+        params.keep = [...(chosen.anonymize || [])];
+      } else {
+        if (!form.source.files[0]) { formError.textContent = t.chooseSource; return; }
+        if (!form.consent.checked) { formError.textContent = t.needConsent; return; }
+        params.consent = true;
+        if (faces.face_swap) params.targets = [...chosen.face_swap];
+        body.append('source', form.source.files[0]);
+      }
+      body.append('params', JSON.stringify(params));
+      submit.disabled = true;
+      formError.textContent = t.starting;
+      const { response, data } = await api(S.jobsUrl, { method: 'POST', body });
+      submit.disabled = false;
+      if (response.status !== 202) { formError.textContent = `${t.failed}: ${data.message}`; return; }
+      window.location.href = `${S.jobPage}${data.job_id}`;
+    });
+  }
+
+  // ---- the job list (upload page) -------------------------------------------------------------
+  const jobsTable = document.getElementById('studio-jobs');
+  if (jobsTable) {
+    const tbody = jobsTable.querySelector('tbody');
+    const unfinished = () => [...tbody.querySelectorAll('.badge')].some((b) => /job-(queued|running)/.test(b.className));
+    const render = (jobs) => {
+      if (!jobs.length) return;
+      tbody.replaceChildren(...jobs.map((job) => {
+        const row = document.createElement('tr');
+        row.dataset.job = job.job_id;
+        const link = document.createElement('a');
+        link.href = `${S.jobPage}${job.job_id}`;
+        link.textContent = job.job_id;
+        const progress = document.createElement('progress');
+        progress.max = 100;
+        progress.value = job.progress;
+        const note = document.createElement('span');
+        note.className = 'small';
+        note.textContent = ` ${job.status === 'failed' ? job.error || '' : job.message || ''}`;
+        const cells = [[link], [S.effects[job.effect] || job.effect], [badge(job.status)], [progress, note],
+          [new Date(job.created_at).toLocaleString()]];
+        for (const content of cells) {
+          const cell = document.createElement('td');
+          cell.append(...content);
+          row.append(cell);
+        }
+        return row;
+      }));
+    };
+    (async () => {
+      while (true) {
+        await sleep(unfinished() ? 1500 : 5000);
+        if (document.hidden) continue;
+        const { response, data } = await api(S.jobsUrl);
+        if (response.ok) render(data.jobs);
+      }
+    })();
+  }
+
+  // ---- one job ---------------------------------------------------------------------------------
+  const jobCard = document.getElementById('job');
+  if (jobCard) {
+    const statusUrl = jobCard.dataset.statusUrl;
+    const cancel = document.getElementById('job-cancel');
+    const retry = document.getElementById('job-retry');
+    const download = document.getElementById('job-download');
+    const resultBox = document.getElementById('job-result-media');
+    let shownResult = resultBox.querySelector('img, video') ? 'shown' : null;
+
+    const show = (job) => {
+      document.getElementById('job-status').replaceWith(Object.assign(badge(job.status), { id: 'job-status' }));
+      document.getElementById('job-message').textContent = job.message || '';
+      document.getElementById('job-progress').value = job.progress;
+      document.getElementById('job-percent').textContent = `${job.progress}%`;
+      const error = document.getElementById('job-error');
+      error.hidden = !job.error;
+      error.textContent = job.error || '';
+      cancel.hidden = FINISHED.has(job.status);
+      retry.hidden = !['failed', 'cancelled'].includes(job.status);
+      if (job.result && shownResult !== job.result.url) {
+        resultBox.replaceChildren(mediaElement(job.result.url, job.result.media_type, t.resultAlt));
+        download.href = job.result.download_url;
+        download.hidden = false;
+        shownResult = job.result.url;
+      }
+      if (!job.result) download.hidden = true;
+    };
+
+    let lastStatus = document.getElementById('job-status').className;
+    let polling = false;
+    const poll = async () => {
+      if (polling) return;
+      polling = true;
+      while (true) {
+        const { response, data } = await api(statusUrl);
+        if (response.ok) {
+          show(data);
+          if (FINISHED.has(data.status)) {
+            // Finished while the page was open: reload once to show what the effect reports.
+            if (!/job-(done|failed|cancelled)/.test(lastStatus) && data.status === 'done') window.location.reload();
+            lastStatus = `job-${data.status}`;
+            break;
+          }
+          lastStatus = `job-${data.status}`;
+        }
+        await sleep(1000);
+      }
+      polling = false;
+    };
+    const act = async (button, action) => {
+      button.disabled = true;
+      const { response, data } = await api(`${statusUrl}/${action}`, { method: 'POST' });
+      button.disabled = false;
+      if (response.ok) { show(data); poll(); } else {
+        const error = document.getElementById('job-error');
+        error.hidden = false;
+        error.textContent = data.message;
+      }
+    };
+    cancel.addEventListener('click', () => act(cancel, 'cancel'));
+    retry.addEventListener('click', () => act(retry, 'retry'));
+    poll();
+  }
+})();
