@@ -3,10 +3,14 @@ personal API tokens. The pages talk to the REST API (webapp/studio/api.py) from 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from ml.anonymize import DEFAULT_K
+from ml.face_bank import FaceBank
 from webapp.auth.access import roles_required
 from webapp.auth.tokens import create_token, revoke_token, user_tokens
 from webapp.studio import bp, services
@@ -37,6 +41,8 @@ def index():
     return render_template(
         "studio/index.html",
         jobs=services.list_jobs(current_user),
+        bank_people=len(FaceBank(Path(config["MODEL_DIR"]) / "facebank").persons()),
+        bank_needed=DEFAULT_K,
         limits={
             "upload_mb": config["STUDIO_MAX_UPLOAD_MB"],
             "video_seconds": config["STUDIO_MAX_VIDEO_SECONDS"],
