@@ -21,17 +21,13 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import pct  # noqa: E402
 from ml.gestures import classify_rules  # noqa: E402
 from ml.pose import PoseEstimator  # noqa: E402
 
 GESTURES = ROOT.parent / "shared" / "gestures"
 REPEATS = 3
 JITTERS = 10
-
-
-def pct(values: list[float], q: float) -> float:
-    """Percentile in milliseconds."""
-    return float(np.percentile(np.asarray(values) * 1000.0, q))
 
 
 def jitter(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:

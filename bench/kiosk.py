@@ -36,11 +36,10 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import cpu_name, line, pct  # noqa: E402
 from ml.images import decode_image  # noqa: E402
 
 MODEL_DIR = Path(os.environ.get("MODEL_DIR", ROOT / "instance" / "models"))
@@ -59,24 +58,6 @@ SERVER_SETTINGS = {
     "KIOSK_RESULT_SECONDS": "0",
     "DUPLICATE_WINDOW_SECONDS": "0",
 }
-
-
-def cpu_name() -> str:
-    """The processor's model name."""
-    for row in Path("/proc/cpuinfo").read_text().splitlines():
-        if row.startswith("model name"):
-            return row.split(":", 1)[1].strip()
-    return platform.machine()
-
-
-def pct(values: list[float], q: float) -> float:
-    """Percentile in milliseconds."""
-    return float(np.percentile(np.asarray(values) * 1000.0, q))
-
-
-def line(label: str, values: list[float]) -> str:
-    """A latency row: p50 / p90 / n."""
-    return f"| {label} | {pct(values, 50):.1f} | {pct(values, 90):.1f} | {len(values)} |"
 
 
 def still(person: str, gesture: str) -> bytes:

@@ -25,6 +25,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import cpu_name, line, rss_mb  # noqa: E402
 from ml.classifier import OpenSetClassifier  # noqa: E402
 from ml.images import decode_image, encode_jpeg  # noqa: E402
 from ml.recognition import FaceAnalyzer  # noqa: E402
@@ -33,32 +34,6 @@ MODEL_DIR = Path(os.environ.get("MODEL_DIR", ROOT / "instance" / "models"))
 DATASET = MODEL_DIR / "5-celebrity-faces-dataset"
 GESTURES = ROOT.parent / "shared" / "gestures"
 THRESHOLD = float(os.environ.get("RECOGNITION_THRESHOLD", "0.45"))
-
-
-def cpu_name() -> str:
-    """The processor's model name."""
-    for row in Path("/proc/cpuinfo").read_text().splitlines():
-        if row.startswith("model name"):
-            return row.split(":", 1)[1].strip()
-    return platform.machine()
-
-
-def pct(values: list[float], q: float) -> float:
-    """Percentile in milliseconds."""
-    return float(np.percentile(np.asarray(values) * 1000.0, q))
-
-
-def line(label: str, values: list[float]) -> str:
-    """A latency row: p50 / p90 / n."""
-    return f"| {label} | {pct(values, 50):.1f} | {pct(values, 90):.1f} | {len(values)} |"
-
-
-def rss_mb(pid: int | str = "self") -> float:
-    """Resident memory of a process in MB."""
-    for row in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if row.startswith("VmRSS:"):
-            return int(row.split()[1]) / 1024
-    return float("nan")
 
 
 def letterbox_640x480(rgb: np.ndarray) -> np.ndarray:

@@ -27,6 +27,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import cpu_name, pct  # noqa: E402
 from ml.errors import FaceError  # noqa: E402
 from ml.images import decode_image  # noqa: E402
 from ml.recognition import FaceAnalyzer  # noqa: E402
@@ -35,19 +36,6 @@ MODEL_DIR = Path(os.environ.get("MODEL_DIR", ROOT / "instance" / "models"))
 DATASET = MODEL_DIR / "5-celebrity-faces-dataset"
 PEOPLE = ("ben_afflek", "elton_john", "jerry_seinfeld", "madonna", "mindy_kaling")
 THRESHOLD = float(os.environ.get("RECOGNITION_THRESHOLD", "0.45"))
-
-
-def cpu_name() -> str:
-    """The processor's model name."""
-    for row in Path("/proc/cpuinfo").read_text().splitlines():
-        if row.startswith("model name"):
-            return row.split(":", 1)[1].strip()
-    return platform.machine()
-
-
-def ms(values: list[float], q: float) -> float:
-    """Percentile of seconds, in milliseconds."""
-    return float(np.percentile(np.asarray(values) * 1000.0, q))
 
 
 def photos(split: str, person: str) -> list[Path]:
@@ -170,8 +158,8 @@ def bench_face_swap(analyzer: FaceAnalyzer) -> None:
     )
     print("| stage | p50 ms | p90 ms | n |")
     print("|---|---|---|---|")
-    print(f"| **swap_image, 1280-px photo** (target ≤ 1500 ms) | **{ms(totals, 50):.0f}** | "
-          f"{ms(totals, 90):.0f} | {len(totals)} |")  # fmt: skip
+    print(f"| **swap_image, 1280-px photo** (target ≤ 1500 ms) | **{pct(totals, 50):.0f}** | "
+          f"{pct(totals, 90):.0f} | {len(totals)} |")  # fmt: skip
     labels = {
         "source": "prepare the source (detect, mesh, triangulate, inpaint rim)",
         "detect": "detect target faces (MTCNN, photo preset)",
@@ -179,7 +167,7 @@ def bench_face_swap(analyzer: FaceAnalyzer) -> None:
         "swap": "warp + colour + Poisson blend, one face",
     }
     for name, values in stages.items():
-        print(f"| {labels[name]} | {ms(values, 50):.0f} | {ms(values, 90):.0f} | {len(values)} |")
+        print(f"| {labels[name]} | {pct(values, 50):.0f} | {pct(values, 90):.0f} | {len(values)} |")
     if missed:
         print(f"\nNo face found at 1280 px (MTCNN), not timed: {', '.join(missed)}.")
     print()

@@ -30,6 +30,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import cpu_name  # noqa: E402
 from ml.alignment import align_face  # noqa: E402
 from ml.anonymize import Anonymizer, VideoAnonymizer  # noqa: E402
 from ml.images import decode_image  # noqa: E402
@@ -48,14 +49,6 @@ RENDERED = (
 THRESHOLD = float(os.environ.get("RECOGNITION_THRESHOLD", "0.45"))
 LAYOUTS = (5, 6, 7)  # group_photo seeds
 RUNS = 3  # timed runs per layout and mode (after one warm-up)
-
-
-def cpu_name() -> str:
-    """The processor's model name."""
-    for row in Path("/proc/cpuinfo").read_text().splitlines():
-        if row.startswith("model name"):
-            return row.split(":", 1)[1].strip()
-    return platform.machine()
 
 
 def donor_folder(root: Path) -> Path:
@@ -90,8 +83,8 @@ def embed(analyzer: FaceAnalyzer, rgb: np.ndarray, face) -> np.ndarray:
     return analyzer.embedder.embed(align_face(rgb, face)[None])[0]
 
 
-def pct(values: list[float], q: float) -> float:
-    """Percentile, or nan for no values."""
+def percentile(values: list[float], q: float) -> float:
+    """Percentile (same unit as the values), or nan for no values."""
     return float(np.percentile(values, q)) if values else float("nan")
 
 
@@ -208,7 +201,7 @@ def photo_section(anonymizer: Anonymizer, analyzer: FaceAnalyzer) -> None:
         values = identity[key]
         above = sum(v >= THRESHOLD for v in values)
         print(
-            f"| cosine {label}: median, max | {pct(values, 50):.2f}, {max(values):.2f} "
+            f"| cosine {label}: median, max | {percentile(values, 50):.2f}, {max(values):.2f} "
             f"({above}/{len(values)} ≥ 0.45) |"
         )
     for reason in sorted(set(fallbacks)):
@@ -259,7 +252,7 @@ def age_gender_section(anonymizer: Anonymizer, analyzer: FaceAnalyzer) -> None:
     spread = ", ".join(f"{p} {min(a):.0f}-{max(a):.0f}" for p, a in sorted(ages.items()))
     print(
         f"Age and gender, 25 val photos: gender right {right}/{total}; ages (min-max) {spread}; "
-        f"{pct(times, 50) * 1000:.1f} ms a face (both networks).\n"
+        f"{percentile(times, 50) * 1000:.1f} ms a face (both networks).\n"
     )
 
 

@@ -55,6 +55,7 @@ from ml.face_mesh import (
     polygon_mask,
     warp_mesh,
 )
+from ml.images import as_rgb
 
 MODES = ("synthetic", "blur", "pixelate")
 FALLBACKS = ("blur", "pixelate")
@@ -262,7 +263,7 @@ class Anonymizer:
 
     def detect(self, rgb: np.ndarray, stats: dict | None = None) -> list[FaceBox]:
         """Every face, largest first (ids 0, 1, ...): MTCNN merged with MediaPipe full range."""
-        rgb = _as_rgb(rgb)
+        rgb = as_rgb(rgb)
         faces = [
             (f.box, f.confidence, np.array([f.keypoints[n] for n in KEYPOINT_NAMES]), "mtcnn")
             for f in self.detector.detect(rgb)
@@ -322,7 +323,7 @@ class Anonymizer:
             raise AnonymizeError("unknown_mode", f"mode must be one of {', '.join(MODES)}")
         if fallback is not None and fallback not in FALLBACKS:
             raise AnonymizeError("unknown_fallback", f"fallback must be one of {FALLBACKS}")
-        original = _as_rgb(rgb)
+        original = as_rgb(rgb)
         started = time.perf_counter()
         stats: dict[str, int] = {}
         if faces is None:
@@ -603,7 +604,7 @@ class VideoAnonymizer:
 
     def __call__(self, frame: np.ndarray, index: int) -> np.ndarray:
         """Anonymize one RGB frame."""
-        frame = _as_rgb(frame)
+        frame = as_rgb(frame)
         faces = self.anonymizer.detect(frame)
         tracks = self.tracker.update([face.box for face in faces])
         if self.kept_tracks is None:
@@ -715,14 +716,6 @@ def _union(record: dict[str, Any], region: Sequence[int]) -> list[int]:
     old = record["region"]
     return [min(old[0], region[0]), min(old[1], region[1]),
             max(old[2], region[2]), max(old[3], region[3])]  # fmt: skip
-
-
-def _as_rgb(image: np.ndarray) -> np.ndarray:
-    """Validate an HxWx3 uint8 image."""
-    image = np.asarray(image)
-    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f"expected an HxWx3 uint8 RGB image, got {image.shape} {image.dtype}")
-    return np.ascontiguousarray(image)
 
 
 def _starts(length: int, tile: int, stride: int) -> list[int]:

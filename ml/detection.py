@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from ml.errors import MultipleFacesError, NoFaceError
+from ml.images import as_rgb
 
 KEYPOINT_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 
@@ -144,7 +145,7 @@ class FaceDetector:
     def detect_batch(self, images: Sequence[np.ndarray]) -> list[list[DetectedFace]]:
         """Detect faces in several RGB images with one network call per stage and scale."""
         results: list[list[DetectedFace]] = [[] for _ in images]
-        prepared = [self._prepare(_as_rgb(image)) for image in images]
+        prepared = [self._prepare(as_rgb(image)) for image in images]
         usable = [
             i for i, p in enumerate(prepared) if min(p.proposal.shape[:2]) >= _MIN_DETECT_SIDE
         ]
@@ -248,20 +249,6 @@ def _normalized_stack(images: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndar
     stack -= 127.5
     stack /= 128.0
     return stack, shapes
-
-
-def _as_rgb(image: np.ndarray) -> np.ndarray:
-    """Validate an image as HxWx3 uint8 (grey and RGBA are converted)."""
-    image = np.asarray(image)
-    if image.dtype != np.uint8:
-        raise ValueError(f"expected a uint8 image, got {image.dtype}")
-    if image.ndim == 2:
-        image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
-    elif image.ndim == 3 and image.shape[2] == 4:
-        image = np.ascontiguousarray(image[:, :, :3])
-    if image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f"expected an HxWx3 RGB image, got shape {image.shape}")
-    return image
 
 
 def _to_faces(

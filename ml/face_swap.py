@@ -72,6 +72,7 @@ from ml.face_mesh import (
     polygon_mask,
     warp_mesh,
 )
+from ml.images import as_rgb
 
 SWAP_MODEL_FILE = "face_swap.onnx"
 EMBEDDER_FILE = "face_swap_embedder.onnx"
@@ -177,11 +178,11 @@ class FaceSwapper:
 
     def detect(self, rgb: np.ndarray) -> list[DetectedFace]:
         """The faces of an image, largest first (their positions are the face ids)."""
-        return self.detector.detect(_as_rgb(rgb))
+        return self.detector.detect(as_rgb(rgb))
 
     def prepare_source(self, source_rgb: np.ndarray) -> SourceFace:
         """Find the source photo's largest face and prepare it; NoFaceError when there is none."""
-        source_rgb = _as_rgb(source_rgb)
+        source_rgb = as_rgb(source_rgb)
         faces = self.detect(source_rgb)
         for face in faces:  # largest first; a face the mesh cannot read is skipped
             landmarks = self.mesher.landmarks(source_rgb, face.box)
@@ -217,7 +218,7 @@ class FaceSwapper:
         target_ids: list[int] | None = None,
     ) -> SwapResult:
         """Swap the source face onto the target faces `target_ids` (None: every face)."""
-        target_rgb = _as_rgb(target_rgb)
+        target_rgb = as_rgb(target_rgb)
         source = self.prepare_source(source_rgb)
         faces = self.detect(target_rgb)
         if not faces:
@@ -287,7 +288,7 @@ class VideoSwapper:
     def __call__(self, frame: np.ndarray, index: int) -> np.ndarray:
         """Swap the chosen faces in one frame."""
         with self._lock:
-            return self._frame(_as_rgb(frame), index)
+            return self._frame(as_rgb(frame), index)
 
     def _frame(self, frame: np.ndarray, index: int) -> np.ndarray:
         faces = self.swapper.detect(frame)
@@ -770,17 +771,3 @@ def _chosen_ids(target_ids: list[int] | None, count: int) -> list[int]:
         if int(value) not in ids:
             ids.append(int(value))
     return ids
-
-
-def _as_rgb(image: np.ndarray) -> np.ndarray:
-    """Validate an image as HxWx3 uint8 (grey and RGBA are converted)."""
-    image = np.asarray(image)
-    if image.dtype != np.uint8:
-        raise ValueError(f"expected a uint8 image, got {image.dtype}")
-    if image.ndim == 2:
-        image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
-    elif image.ndim == 3 and image.shape[2] == 4:
-        image = np.ascontiguousarray(image[:, :, :3])
-    if image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f"expected an HxWx3 RGB image, got shape {image.shape}")
-    return image

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from ml.images import as_rgb
+
 MODEL_NAME = "mediapipe-pose-full"
 
 LANDMARK_NAMES = (
@@ -162,7 +164,7 @@ class PoseEstimator:
 
     def estimate(self, rgb: np.ndarray) -> PoseResult | None:
         """Pose of the most prominent person in an RGB uint8 image, or None when none is found."""
-        image = _as_rgb(rgb)
+        image = as_rgb(rgb)
         height, width = image.shape[:2]
         margin = round(self.frame_margin * max(height, width))
         if margin:
@@ -204,17 +206,3 @@ class PoseEstimator:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-
-def _as_rgb(image: np.ndarray) -> np.ndarray:
-    """Validate an image as HxWx3 uint8 (grey and RGBA are converted)."""
-    image = np.asarray(image)
-    if image.dtype != np.uint8:
-        raise ValueError(f"expected a uint8 image, got {image.dtype}")
-    if image.ndim == 2:
-        image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
-    elif image.ndim == 3 and image.shape[2] == 4:
-        image = image[:, :, :3]
-    if image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f"expected an HxWx3 RGB image, got shape {image.shape}")
-    return image
