@@ -62,7 +62,7 @@ def faces_root() -> Path:
     """The 5-celebrity-faces-dataset folder, from FACES_DATASET."""
     root = Path(os.environ.get("FACES_DATASET", ""))
     if not os.environ.get("FACES_DATASET") or not (root / "val").is_dir():
-        pytest.skip("set FACES_DATASET to the 5-celebrity-faces-dataset folder")
+        pytest.fail("set FACES_DATASET to the 5-celebrity-faces-dataset folder")
     return root
 
 
@@ -228,7 +228,7 @@ def test_min_face_size_above_20_still_finds_faces(portrait: np.ndarray, min_face
 def test_kiosk_frames_have_one_face(kiosk_detector: FaceDetector) -> None:
     frames = sorted(GESTURES.glob("stills/*.jpg")) + sorted(GESTURES.glob("enroll/*/*.jpg"))
     if not frames:
-        pytest.skip(f"rendered kiosk frames not found under {GESTURES}")
+        pytest.fail(f"rendered kiosk frames not found under {GESTURES}")
     counts = {path.name: len(kiosk_detector.detect(_load(path))) for path in frames}
     assert counts == dict.fromkeys(counts, 1)
 

@@ -41,7 +41,7 @@ def _h5_path() -> Path | None:
 def h5_path() -> Path:
     path = _h5_path()
     if path is None:
-        pytest.skip("FaceNet weights not found: set FACENET_H5 or MODEL_DIR (facenet_keras.h5)")
+        pytest.fail("FaceNet weights not found: set FACENET_H5 or MODEL_DIR (facenet_keras.h5)")
     return path
 
 
@@ -59,7 +59,7 @@ def faces_by_person(h5_path: Path) -> dict[str, list[np.ndarray]]:
     default = h5_path.parent.parent / "examples" / "5-celebrity-faces-dataset" / "val"
     root = Path(os.environ.get("FACENET_FACES_DIR", default))
     if not all((root / person).is_dir() for person in PEOPLE):
-        pytest.skip(f"face photos not found under {root} (set FACENET_FACES_DIR)")
+        pytest.fail(f"face photos not found under {root} (set FACENET_FACES_DIR)")
 
     detector = mtcnn.MTCNN()
     crops: dict[str, list[np.ndarray]] = {}

@@ -205,3 +205,9 @@ def test_version_names_the_model_and_package(estimator):
 def test_pose_result_refuses_a_wrong_shape():
     with pytest.raises(ValueError):
         PoseResult(np.zeros((17, 4)))
+
+
+def test_the_test_data_is_present():
+    """The pose tests above skip without their data; here its absence is a failure."""
+    assert ROWS, f"{GESTURES_DIR} is missing (shared/ must sit beside the project)"
+    assert FACES_VAL.is_dir(), f"{FACES_VAL} is missing (make models fetches it)"
