@@ -11,7 +11,7 @@ export MODEL_DIR ?= $(CURDIR)/instance/models
 
 run: deps models translations db
 	$(FLASK) users ensure-admin
-	@echo "Starting gunicorn on http://127.0.0.1:8000 (models load in each worker; /healthz says when ready)"
+	@echo "Starting gunicorn on http://$${BIND:-127.0.0.1:8000} (models load in each worker; /healthz says when ready)"
 	exec ./scripts/run.sh
 
 test: dev-deps models translations system-test-deps
