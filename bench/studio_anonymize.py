@@ -31,11 +31,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import cpu_name  # noqa: E402
-from ml.alignment import align_face  # noqa: E402
 from ml.anonymize import Anonymizer, VideoAnonymizer  # noqa: E402
 from ml.images import decode_image  # noqa: E402
 from ml.recognition import FaceAnalyzer  # noqa: E402
-from tests.ml.studio_scenes import GESTURES, group_photo, iou, moving_scene  # noqa: E402
+from tests.ml.studio_scenes import (  # noqa: E402
+    GESTURES,
+    embed_face,
+    group_photo,
+    iou,
+    moving_scene,
+    person_centroids,
+)
 
 MODEL_DIR = Path(os.environ.get("MODEL_DIR", ROOT / "instance" / "models"))
 DATASET = MODEL_DIR / "5-celebrity-faces-dataset"
@@ -62,25 +68,6 @@ def donor_folder(root: Path) -> Path:
         (root / person).mkdir(exist_ok=True)
         shutil.copy(GESTURES / relative, root / person / Path(relative).name)
     return root
-
-
-def centroids(analyzer: FaceAnalyzer) -> dict[str, np.ndarray]:
-    """Each celebrity's mean FaceNet embedding over 8 train photos the bank does not hold."""
-    out = {}
-    for person in PEOPLE:
-        vectors = []
-        for path in sorted((DATASET / "train" / person).glob("*.jpg"))[3:11]:
-            faces = analyzer.analyze(decode_image(path.read_bytes()))
-            if faces:
-                vectors.append(faces[0].embedding)
-        mean = np.mean(vectors, axis=0)
-        out[person] = mean / np.linalg.norm(mean)
-    return out
-
-
-def embed(analyzer: FaceAnalyzer, rgb: np.ndarray, face) -> np.ndarray:
-    """FaceNet embedding of one face."""
-    return analyzer.embedder.embed(align_face(rgb, face)[None])[0]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -115,7 +102,7 @@ def run(analyzer: FaceAnalyzer) -> None:
 
 def photo_section(anonymizer: Anonymizer, analyzer: FaceAnalyzer) -> None:
     """Group photos in each mode: time, replaced share, identity."""
-    known = centroids(analyzer)
+    known = person_centroids(analyzer, DATASET, PEOPLE)
     vectors = anonymizer.bank.embeddings()
     rows = []
     identity: dict[str, list[float]] = {"original": [], "donor": [], "centroid": []}
@@ -125,7 +112,7 @@ def photo_section(anonymizer: Anonymizer, analyzer: FaceAnalyzer) -> None:
     for seed in LAYOUTS:
         image, placed = group_photo(DATASET, analyzer.detectors["photo"], seed=seed)
         faces = anonymizer.detect(image)
-        originals = {f.id: embed(analyzer, image, f.as_detected()) for f in faces}
+        originals = {f.id: embed_face(analyzer, image, f.as_detected()) for f in faces}
         for mode in ("synthetic", "blur", "pixelate"):
             anonymizer.anonymize_image(image, [], mode)  # warm-up
             times, stage = [], []
@@ -161,7 +148,7 @@ def photo_section(anonymizer: Anonymizer, analyzer: FaceAnalyzer) -> None:
                 if match is None or iou(match.box, face.box) < 0.4:
                     continue
                 redetected += 1
-                new = embed(analyzer, result.image, match)
+                new = embed_face(analyzer, result.image, match)
                 identity["original"].append(float(new @ originals[face.id]))
                 identity["donor"].append(max(float(new @ vectors[d]) for d in record["donors"]))
                 person = next(p.person for p in placed if iou(p.box, face.box) > 0.5)

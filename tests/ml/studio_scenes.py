@@ -160,3 +160,24 @@ def moving_scene(
         still_boxes.append((20 + still_box[0], 60 + still_box[1], still_box[2], still_box[3]))
         walker_boxes.append((wx + walker_box[0], wy + walker_box[1], walker_box[2], walker_box[3]))
     return out, still_boxes, walker_boxes
+
+
+def person_centroids(analyzer, dataset: Path, people) -> dict[str, np.ndarray]:
+    """Each person's mean FaceNet embedding over 8 train photos (3-10) no face bank holds."""
+    out = {}
+    for person in people:
+        vectors = []
+        for path in sorted((dataset / "train" / person).glob("*.jpg"))[3:11]:
+            faces = analyzer.analyze(decode_image(path.read_bytes()))
+            if faces:
+                vectors.append(faces[0].embedding)
+        centroid = np.mean(vectors, axis=0)
+        out[person] = centroid / np.linalg.norm(centroid)
+    return out
+
+
+def embed_face(analyzer, rgb: np.ndarray, face) -> np.ndarray:
+    """FaceNet embedding of one detected face."""
+    from ml.alignment import align_face
+
+    return analyzer.embedder.embed(align_face(rgb, face)[None])[0]

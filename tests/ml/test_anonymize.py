@@ -17,11 +17,17 @@ import cv2
 import numpy as np
 import pytest
 
-from ml.alignment import align_face
 from ml.anonymize import AnonymizeError, Anonymizer, VideoAnonymizer
 from ml.face_bank import FaceBank, FaceBankError
 from ml.images import decode_image
-from tests.ml.studio_scenes import GESTURES, group_photo, iou, moving_scene
+from tests.ml.studio_scenes import (
+    GESTURES,
+    embed_face,
+    group_photo,
+    iou,
+    moving_scene,
+    person_centroids,
+)
 from tests.support import MODEL_DIR
 
 THRESHOLD = 0.45  # RECOGNITION_THRESHOLD's default: cosine at which a face is "known"
@@ -69,20 +75,7 @@ def group(analyzer, dataset):
 @pytest.fixture(scope="module")
 def centroids(analyzer, dataset) -> dict[str, np.ndarray]:
     """What our recognizer compares with: each celebrity's mean embedding over train photos."""
-    out = {}
-    for person in CELEBRITIES:
-        vectors = []
-        for path in sorted((dataset / "train" / person).glob("*.jpg"))[3:11]:
-            faces = analyzer.analyze(decode_image(path.read_bytes()))
-            if faces:
-                vectors.append(faces[0].embedding)
-        centroid = np.mean(vectors, axis=0)
-        out[person] = centroid / np.linalg.norm(centroid)
-    return out
-
-
-def _embed(analyzer, rgb, face) -> np.ndarray:
-    return analyzer.embedder.embed(align_face(rgb, face)[None])[0]
+    return person_centroids(analyzer, dataset, CELEBRITIES)
 
 
 def _assert_untouched_outside(result, original) -> np.ndarray:
@@ -175,7 +168,7 @@ def test_synthetic_replaces_every_other_face_and_hides_identity(
         difference = np.abs(result.image[y, x].astype(int) - image[y, x].astype(int)).mean()
         assert difference > 12, (face.id, difference)
         person = next(p.person for p in placed if iou(p.box, face.box) > 0.5)
-        original = _embed(analyzer, image, face.as_detected())
+        original = embed_face(analyzer, image, face.as_detected())
         if record["mode"] != "synthetic":
             # Only after every donor set failed the identity check; the details say why.
             assert record["mode"] == "blur" and "identity check" in record["fallback"]
@@ -188,7 +181,7 @@ def test_synthetic_replaces_every_other_face_and_hides_identity(
         match = max(redetected, key=lambda f: iou(f.box, face.box))
         assert iou(match.box, face.box) >= 0.4, face.id
         # ... but not the bystander, to FaceNet, nor any single donor.
-        replaced = _embed(analyzer, result.image, match)
+        replaced = embed_face(analyzer, result.image, match)
         assert float(replaced @ original) < THRESHOLD, (face.id, float(replaced @ original))
         for donor in donors:
             assert float(replaced @ bank_vectors[donor.id]) < THRESHOLD, (face.id, donor.id)
@@ -214,7 +207,7 @@ def test_blur_and_pixelate_hide_identity(anonymizer, analyzer, group, mode):
     result = anonymizer.anonymize_image(image, [faces[1].id], mode)
     assert len(result.replaced_ids) == len(faces) - 1
     _assert_untouched_outside(result, image)
-    originals = {face.id: _embed(analyzer, image, face.as_detected()) for face in faces}
+    originals = {face.id: embed_face(analyzer, image, face.as_detected()) for face in faces}
     rendered = {
         face.id
         for face in faces
@@ -227,7 +220,7 @@ def test_blur_and_pixelate_hide_identity(anonymizer, analyzer, group, mode):
         assert np.abs(result.image[y, x].astype(int) - image[y, x].astype(int)).mean() > 5
         if face.id in rendered:
             continue
-        covered = _embed(analyzer, result.image, face.as_detected())
+        covered = embed_face(analyzer, result.image, face.as_detected())
         cosine = float(covered @ originals[face.id])
         assert cosine < THRESHOLD, (mode, face.id, cosine)
 
