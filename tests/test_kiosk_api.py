@@ -151,32 +151,50 @@ def test_a_still_image_never_checks_in(kiosk_app, kiosk):
     assert kiosk.views[-1]["phase"] != "done"
 
 
+def held_up_face_frames(detector, framing, pad, size, place, fill, quality) -> list[bytes]:
+    """v3 doing standby, capture, O with its own head painted over and v1's face held up.
+
+    `pad` widens the crop around v1's enrolled face (left, top, right, bottom), `size` is what
+    that crop is shown at, and `place(head_box, size)` says where, from v3's face box.
+    """
+    from PIL import Image, ImageDraw
+
+    from ml.images import decode_image
+
+    source = (GESTURES / "enroll" / "v1" / "v1_waist_standby_e1.jpg").read_bytes()
+    x, y, w, h = detector.detect(decode_image(source), "photo")[0].box
+    left, top, right, bottom = pad
+    held = Image.open(io.BytesIO(source)).crop((x - left, y - top, x + w + right, y + h + bottom))
+    held = held.resize(size)
+    frames = []
+    for gesture in ("standby", "capture", "O"):
+        data = (GESTURES / "stills" / f"v3_{framing}_{gesture}.jpg").read_bytes()
+        head = detector.detect(decode_image(data), "photo")[0].box
+        hx, hy, hw, hh = head
+        canvas = Image.open(io.BytesIO(data)).convert("RGB")
+        ImageDraw.Draw(canvas).ellipse((hx - 6, hy - 10, hx + hw + 6, hy + hh + 6), fill=fill)
+        canvas.paste(held, place(head, size))
+        buffer = io.BytesIO()
+        canvas.save(buffer, format="JPEG", quality=quality)
+        frames.append(buffer.getvalue())
+    return frames
+
+
 def test_a_face_held_up_beside_a_gesturing_body_is_not_live(kiosk_app, kiosk, loaded_models):
     """An enrolled face shown at chest height (a phone or a print) while someone else gestures.
 
     The gesturing body's own head is painted over, so the only face the kiosk sees is the
     held-up one; it is recognized, but it is not where the body's head is, so nothing counts.
     """
-    from PIL import Image, ImageDraw
-
-    from ml.images import decode_image
-
-    detector = loaded_models.get("faces")
-    source = (GESTURES / "enroll" / "v1" / "v1_waist_standby_e1.jpg").read_bytes()
-    x, y, w, h = detector.detect(decode_image(source), "photo")[0].box
-    held_up = Image.open(io.BytesIO(source)).crop((x - 20, y - 25, x + w + 20, y + h + 20))
-    frames = []
-    for still in ("v3_knees_standby.jpg", "v3_knees_capture.jpg", "v3_knees_O.jpg"):
-        data = (GESTURES / "stills" / still).read_bytes()
-        hx, hy, hw, hh = detector.detect(decode_image(data), "photo")[0].box
-        canvas = Image.open(io.BytesIO(data)).convert("RGB")
-        ImageDraw.Draw(canvas).ellipse(
-            (hx - 6, hy - 10, hx + hw + 6, hy + hh + 6), fill=(128, 118, 110)
-        )
-        canvas.paste(held_up.resize((150, 180)), (hx - 40, hy + int(2.2 * hh)))
-        buffer = io.BytesIO()
-        canvas.save(buffer, format="JPEG", quality=92)
-        frames.append(buffer.getvalue())
+    frames = held_up_face_frames(
+        loaded_models.get("faces"),
+        "knees",
+        pad=(20, 25, 20, 20),
+        size=(150, 180),
+        place=lambda head, size: (head[0] - 40, head[1] + int(2.2 * head[3])),
+        fill=(128, 118, 110),
+        quality=92,
+    )
     views = []
     for data in frames:
         for _ in range(3):
@@ -188,27 +206,18 @@ def test_a_face_held_up_beside_a_gesturing_body_is_not_live(kiosk_app, kiosk, lo
 
 def test_a_phone_sized_face_held_over_the_head_is_not_live(kiosk_app, kiosk, loaded_models):
     """A small screen with an enrolled face held where the gesturing person's face is."""
-    from PIL import Image, ImageDraw
-
-    from ml.images import decode_image
-
-    detector = loaded_models.get("faces")
-    source = (GESTURES / "enroll" / "v1" / "v1_waist_standby_e1.jpg").read_bytes()
-    x, y, w, h = detector.detect(decode_image(source), "photo")[0].box
-    screen = Image.open(io.BytesIO(source)).crop((x - 10, y - 12, x + w + 10, y + h + 10))
-    frames = []
-    for still in ("v3_waist_standby.jpg", "v3_waist_capture.jpg", "v3_waist_O.jpg"):
-        data = (GESTURES / "stills" / still).read_bytes()
-        hx, hy, hw, hh = detector.detect(decode_image(data), "photo")[0].box
-        canvas = Image.open(io.BytesIO(data)).convert("RGB")
-        ImageDraw.Draw(canvas).ellipse(
-            (hx - 6, hy - 10, hx + hw + 6, hy + hh + 6), fill=(90, 90, 90)
-        )
-        small = screen.resize((62, 72))
-        canvas.paste(small, (hx + (hw - 62) // 2, hy + (hh - 72) // 2))
-        buffer = io.BytesIO()
-        canvas.save(buffer, format="JPEG", quality=95)
-        frames.append(buffer.getvalue())
+    frames = held_up_face_frames(
+        loaded_models.get("faces"),
+        "waist",
+        pad=(10, 12, 10, 10),
+        size=(62, 72),
+        place=lambda head, size: (
+            head[0] + (head[2] - size[0]) // 2,
+            head[1] + (head[3] - size[1]) // 2,
+        ),
+        fill=(90, 90, 90),
+        quality=95,
+    )
     views = [kiosk.send(data) for data in frames for _ in range(3)]
     named = [v for v in views if v["employee"]]
     assert named, "the small face should still be recognized, so the test means something"
