@@ -205,7 +205,6 @@ def process_frame(
         return FrameResult(session, None, None, gesture, None, stale=True)
     db.session.commit()
     session = db.session.get(KioskSession, session_id)
-    db.session.refresh(session)
 
     for action in actions:
         if action.kind == "record":
