@@ -7,7 +7,7 @@ PO := translations/ko/LC_MESSAGES/messages.po
 MO := $(PO:.po=.mo)
 export MODEL_DIR ?= $(CURDIR)/instance/models
 
-.PHONY: run test setup deps dev-deps models translations db system-test-deps lint format bench messages clean
+.PHONY: run test test-fast setup deps dev-deps models translations db system-test-deps lint format bench messages clean
 
 run: deps models translations db
 	$(FLASK) users ensure-admin
@@ -17,6 +17,11 @@ run: deps models translations db
 test: dev-deps models translations system-test-deps
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
+
+# The developer's loop: models and the Flask test client; no servers, browser or registry.
+test-fast: dev-deps models translations
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -m "not slow and not network" --ignore=tests/e2e
 
 setup: dev-deps models translations db
 

@@ -1,7 +1,7 @@
 """Pose + gesture benchmark: time per 640x480 frame, and how steady the readings are under jitter.
 
 Times PoseEstimator.estimate (with and without the frame margin) and classify_rules on the
-rendered stills in ../shared/gestures, and on blank frames (what an idle kiosk sends); then reads
+rendered stills in tests/data/gestures, and on blank frames (what an idle kiosk sends); then reads
 every still shifted, scaled and re-lit at random, as a live camera would see it, and counts the
 readings that match the label. Run with `.venv/bin/python bench/gestures.py`.
 """
@@ -25,7 +25,7 @@ from bench.common import pct  # noqa: E402
 from ml.gestures import classify_rules  # noqa: E402
 from ml.pose import PoseEstimator  # noqa: E402
 
-GESTURES = ROOT.parent / "shared" / "gestures"
+GESTURES = ROOT / "tests" / "data" / "gestures"
 REPEATS = 3
 JITTERS = 10
 

@@ -2,7 +2,7 @@
 
 1. One kiosk frame (640x480 JPEG, one person) through recognition + pose + the check-in flow,
    server time through the real app in-process (Flask test client, as bench/recognition.py does),
-   with the rendered people v1 and v2 of ../shared/gestures enrolled from their enroll/ photos;
+   with the rendered people v1 and v2 of tests/data/gestures enrolled from their enroll/ photos;
    then recognition, pose and the gesture rules alone on the same frames (registry models).
 2. From stepping up to a recorded check-in: the fewest frames the flow needs (identify + capture
    hold + O hold) at the kiosk's frame rate, computed, and measured by replaying those frames
@@ -43,7 +43,7 @@ from bench.common import cpu_name, line, pct  # noqa: E402
 from ml.images import decode_image  # noqa: E402
 
 MODEL_DIR = Path(os.environ.get("MODEL_DIR", ROOT / "instance" / "models"))
-GESTURES = ROOT.parent / "shared" / "gestures"
+GESTURES = ROOT / "tests" / "data" / "gestures"
 PEOPLE = (("v1", "Victor One"), ("v2", "Vera Two"))
 CHALLENGE = "capture,O"
 IDENTIFY_FRAMES = 2  # flow.FlowSettings.identify_frames
@@ -497,7 +497,7 @@ def concurrent(port: int, tokens: dict[str, str], count: int, hold: int, db_file
 def main() -> None:
     """Run every measurement and print a Markdown report."""
     if not GESTURES.is_dir():
-        sys.exit(f"{GESTURES} is missing (shared/ must sit beside the project)")
+        sys.exit(f"{GESTURES} is missing (tests/data/gestures is part of the repository)")
     load_before = Path("/proc/loadavg").read_text().split()[:3]
     instance = Path(tempfile.mkdtemp(prefix="bench-kiosk-"))
     keep = False

@@ -32,7 +32,7 @@ from ml.recognition import FaceAnalyzer  # noqa: E402
 
 MODEL_DIR = Path(os.environ.get("MODEL_DIR", ROOT / "instance" / "models"))
 DATASET = MODEL_DIR / "5-celebrity-faces-dataset"
-GESTURES = ROOT.parent / "shared" / "gestures"
+GESTURES = ROOT / "tests" / "data" / "gestures"
 THRESHOLD = float(os.environ.get("RECOGNITION_THRESHOLD", "0.45"))
 
 

@@ -16,7 +16,7 @@ from PIL import Image
 
 from tests.support import DATASET, MODEL_DIR, ROOT, create_user, login
 
-GESTURES = ROOT.parent / "shared" / "gestures"
+GESTURES = ROOT / "tests" / "data" / "gestures"
 
 FINISHED = {"done", "failed", "cancelled"}
 STUDIO_EMAIL = "pix@example.com"

@@ -10,11 +10,11 @@ from sqlalchemy import select
 
 from tests.support import ROOT, make_kiosk
 
-GESTURES = ROOT.parent / "shared" / "gestures"
+GESTURES = ROOT / "tests" / "data" / "gestures"
 
 
 def labelled_photos() -> dict[str, list]:
-    """The shared rendered stills and enrollment photos, by their labelled gesture."""
+    """The rendered stills and enrollment photos, by their labelled gesture."""
     by_label: dict[str, list] = {}
     with open(GESTURES / "labels.csv") as fh:
         for row in csv.DictReader(fh):
@@ -25,7 +25,7 @@ def labelled_photos() -> dict[str, list]:
 @pytest.fixture
 def teacher(app, admin_client, loaded_models):
     if not GESTURES.is_dir():
-        pytest.fail(f"{GESTURES} is missing (shared/ must sit beside the project)")
+        pytest.fail(f"{GESTURES} is missing (tests/data/gestures is part of the repository)")
     return admin_client
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import joinedload
 
 from tests.support import ROOT, create_user, login, make_kiosk
 
-GESTURES = ROOT.parent / "shared" / "gestures"
+GESTURES = ROOT / "tests" / "data" / "gestures"
 
 
 @pytest.fixture
@@ -20,7 +20,7 @@ def kiosk_app(app, loaded_models):
     from webapp.employees.services import Upload, create_employee, enroll_photos
 
     if not GESTURES.is_dir():
-        pytest.fail(f"{GESTURES} is missing (shared/ must sit beside the project)")
+        pytest.fail(f"{GESTURES} is missing (tests/data/gestures is part of the repository)")
     app.config.update(KIOSK_CHALLENGE="capture,O", KIOSK_HOLD_FRAMES=2)
     with app.app_context():
         for person, name in (("v1", "Victor One"), ("v2", "Vera Two")):

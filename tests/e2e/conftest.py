@@ -1,4 +1,4 @@
-"""Browser fixtures: one gunicorn and one headless Debian Chromium (Playwright) per module."""
+"""End-to-end tests on real servers: gunicorn, PostgreSQL, Redis and headless Debian Chromium."""
 
 from __future__ import annotations
 
@@ -26,6 +26,14 @@ CHROMIUM_ARGS = [
 PO = ROOT / "translations" / "ko" / "LC_MESSAGES" / "messages.po"
 
 
+def pytest_collection_modifyitems(items):
+    """Everything in this folder starts real servers: mark it slow (`make test-fast` skips it)."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(item.path).parents:
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
     """Attach the server's log to the report of a failed browser test."""
@@ -41,7 +49,7 @@ def _compile_translations() -> None:
     mo = PO.with_suffix(".mo")
     if PO.exists() and (not mo.exists() or mo.stat().st_mtime < PO.stat().st_mtime):
         subprocess.run(
-            [venv_tool("pybabel"), "compile", "-q", "-d", str(ROOT / "translations")], check=True
+            [venv_tool("pybabel"), "compile", "-d", str(ROOT / "translations")], check=True
         )
 
 

@@ -16,7 +16,7 @@ from tests.support import DATASET, ROOT
 
 pytestmark = pytest.mark.slow
 
-GESTURES = ROOT.parent / "shared" / "gestures"
+GESTURES = ROOT / "tests" / "data" / "gestures"
 STILLS = GESTURES / "stills"
 FPS = 10  # of the videos; the page sends what the camera shows at the moment
 # Read by the conftest's `server` fixture: a fixed challenge, short holds, 4 frames a second.
@@ -71,7 +71,7 @@ def write_y4m(path: Path, segments: list[tuple[np.ndarray, float]], jitter: int 
 def kiosk_token(server, tmp_path_factory) -> str:
     """Victor One (a rendered person) and Madonna enrolled through the CLI; a kiosk's token."""
     if not GESTURES.is_dir():
-        pytest.fail(f"{GESTURES} is missing (shared/ must sit beside the project)")
+        pytest.fail(f"{GESTURES} is missing (tests/data/gestures is part of the repository)")
     people = tmp_path_factory.mktemp("people")
     shutil.copytree(GESTURES / "enroll" / "v1", people / "Victor One")
     (people / "Madonna").mkdir()

@@ -10,7 +10,7 @@ import numpy as np
 
 from ml.images import decode_image
 
-GESTURES = Path(__file__).resolve().parents[3] / "shared" / "gestures"
+GESTURES = Path(__file__).resolve().parents[2] / "tests" / "data" / "gestures"
 
 # (source, face width in the scene in px). Celebrity val photos (first file of the person's
 # folder, sorted) and the rendered people's waist stills; widths from 36 to 190 px.

@@ -1,7 +1,7 @@
 """Anonymizing bystanders, measured with our own models: detector, FaceNet, the face bank.
 
 The donor bank for these tests is built from what we have offline: 3 train photos of each of the
-5 celebrities (one folder per person) and 3 rendered people (../shared/gestures), which FaceNet
+5 celebrities (one folder per person) and 3 rendered people (tests/data/gestures), which FaceNet
 takes for one person (cosine 0.6-0.7 between them), so the bank holds 6 distinct people. That is
 enough for k = 5 only by widening across bands and genders (the details say so); an operator's
 bank needs many more (docs/face-bank.md). Bystanders come from the val photos and rendered

@@ -15,7 +15,7 @@ from ml.detection import DetectedFace, FaceDetector, dominant_face
 from ml.errors import FaceError, MultipleFacesError, NoFaceError
 
 ROOT = Path(__file__).resolve().parents[2]
-GESTURES = ROOT.parent / "shared" / "gestures"
+GESTURES = ROOT / "tests" / "data" / "gestures"
 PEOPLE = ("ben_afflek", "elton_john", "jerry_seinfeld", "madonna", "mindy_kaling")
 
 

@@ -15,7 +15,7 @@ from ml.gestures import classify_rules
 from ml.pose import LANDMARK_NAMES, PoseEstimator, PoseResult
 
 ROOT = Path(__file__).resolve().parents[2]
-GESTURES_DIR = ROOT.parent / "shared" / "gestures"
+GESTURES_DIR = ROOT / "tests" / "data" / "gestures"
 MODEL_DIR = Path(os.environ.get("MODEL_DIR", ROOT / "instance" / "models"))
 FACES_VAL = Path(os.environ.get("FACES_DATASET", MODEL_DIR / "5-celebrity-faces-dataset")) / "val"
 
@@ -36,7 +36,7 @@ HEAD_SHOTS = (
 
 
 def _rows() -> list[dict[str, str]]:
-    """labels.csv of the shared gesture folder (empty when the folder is missing)."""
+    """labels.csv of the gesture test folder (empty when the folder is missing)."""
     labels = GESTURES_DIR / "labels.csv"
     if not labels.is_file():
         return []
@@ -209,5 +209,5 @@ def test_pose_result_refuses_a_wrong_shape():
 
 def test_the_test_data_is_present():
     """The pose tests above skip without their data; here its absence is a failure."""
-    assert ROWS, f"{GESTURES_DIR} is missing (shared/ must sit beside the project)"
+    assert ROWS, f"{GESTURES_DIR} is missing (tests/data/gestures is part of the repository)"
     assert FACES_VAL.is_dir(), f"{FACES_VAL} is missing (make models fetches it)"
