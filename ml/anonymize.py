@@ -39,6 +39,7 @@ import numpy as np
 
 from ml.age_gender import AgeGender, AgeGenderEstimator
 from ml.alignment import align_face
+from ml.boxes import inside, iou
 from ml.detection import KEYPOINT_NAMES, DetectedFace, FaceDetector
 from ml.face_bank import (
     DonorChoice,
@@ -189,7 +190,7 @@ class WideFaceDetector:
         found.sort(key=lambda item: item[1], reverse=True)
         kept: list[tuple[np.ndarray, float, np.ndarray]] = []
         for item in found:
-            if all(_iou(item[0], other[0]) < 0.4 for other in kept):
+            if all(iou(item[0], other[0]) < 0.4 for other in kept):
                 kept.append(item)
         return [(_int_box(box, height, width), score, _five_from_mediapipe(keys))
                 for box, score, keys in kept]  # fmt: skip
@@ -726,26 +727,14 @@ def _starts(length: int, tile: int, stride: int) -> list[int]:
     return [*starts, length - tile]
 
 
-def _iou(a: Sequence[float], b: Sequence[float]) -> float:
-    ix = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    return float(inter / union) if union > 0 else 0.0
-
-
-def _inside(point: tuple[float, float], box: Sequence[float]) -> bool:
-    return box[0] <= point[0] <= box[0] + box[2] and box[1] <= point[1] <= box[1] + box[3]
-
-
 def _best_match(box: Sequence[float], others: Sequence[Sequence[float]]) -> int | None:
     """The box in `others` that is the same face: IoU >= 0.3 or each centre inside the other."""
     best, best_iou = None, 0.0
     centre = (box[0] + box[2] / 2, box[1] + box[3] / 2)
     for number, other in enumerate(others):
-        overlap = _iou(box, other)
+        overlap = iou(box, other)
         other_centre = (other[0] + other[2] / 2, other[1] + other[3] / 2)
-        same = overlap >= 0.3 or (_inside(centre, other) and _inside(other_centre, box))
+        same = overlap >= 0.3 or (inside(centre, other) and inside(other_centre, box))
         if same and overlap >= best_iou:
             best, best_iou = number, overlap
     return best

@@ -57,6 +57,7 @@ import cv2
 import numpy as np
 
 from ml.detection import DetectedFace, FaceDetector
+from ml.device import onnx_providers
 from ml.errors import FaceError, NoFaceError
 from ml.face_mesh import (
     FACE_OVAL,
@@ -608,7 +609,7 @@ class OnnxSwapModel:
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = 2
-        providers = ["CPUExecutionProvider"]
+        providers = onnx_providers()
         try:
             swap = ort.InferenceSession(str(swap_path), options, providers=providers)
             embed = ort.InferenceSession(str(embed_path), options, providers=providers)

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ml.boxes import iou
+
 DEFAULT_MAX_DURATION = 600.0  # seconds
 DEFAULT_MAX_PIXELS = 3840 * 2160  # one frame; 4K UHD
 DEFAULT_CRF = 20  # x264 constant rate factor: visually lossless-ish for faces, small files
@@ -289,7 +291,7 @@ def _match(
     cost = np.full((len(tracks), len(boxes)), 10.0)
     for t, track in enumerate(tracks):
         for d, box in enumerate(boxes):
-            overlap = _iou(track, box)
+            overlap = iou(track, box)
             size = max(track[2], track[3], box[2], box[3], 1.0)
             distance = float(np.hypot(*(_centre(track) - _centre(box)))) / size
             if overlap >= min_iou:
@@ -298,15 +300,6 @@ def _match(
                 cost[t, d] = 1.0 + distance  # worse than any IoU match
     rows, cols = linear_sum_assignment(cost)
     return [(int(t), int(d)) for t, d in zip(rows, cols, strict=True) if cost[t, d] < 10.0]
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    """Intersection over union of two (x, y, w, h) boxes."""
-    x1, y1 = max(a[0], b[0]), max(a[1], b[1])
-    x2, y2 = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
-    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    return float(inter / union) if union > 0 else 0.0
 
 
 def _centre(box: np.ndarray) -> np.ndarray:
