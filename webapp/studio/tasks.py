@@ -37,7 +37,7 @@ from webapp.studio import provenance, queue
 from webapp.studio.effects import effect_named, face_effects
 from webapp.studio.effects.base import PHOTO, VIDEO, Context, InputMedia, Models
 from webapp.studio.models import JobStatus, MediaAsset, MediaKind, StudioJob
-from webapp.studio.storage import StorageError, job_scratch, load_image, store_result
+from webapp.studio.storage import job_scratch, load_image, store_result
 
 log = logging.getLogger(__name__)
 
@@ -205,18 +205,7 @@ def run_job(job_id: int) -> None:
     except JobStopped:
         db.session.rollback()
         log.info("studio job %s was stopped (cancelled or taken over)", job_id)
-    except StorageError as exc:
-        db.session.rollback()
-        log.error("studio job %s: %s", job_id, exc.message)
-        _finish(
-            job_id,
-            worker,
-            status=JobStatus.FAILED,
-            error=exc.message,
-            error_code=exc.code,
-            message="Failed.",
-        )
-    except (AppError, ImageError) as exc:
+    except (AppError, ImageError) as exc:  # bad input, or StorageError: full/read-only media
         db.session.rollback()
         _finish(
             job_id,
