@@ -150,3 +150,27 @@ def test_a_job_fails_at_once_when_the_media_folder_turns_read_only(tmp_path, mig
     finally:
         subprocess.run(["chattr", "-i", *map(str, locked)], check=False)
         worker.stop()
+
+
+def test_extra_outputs_are_served_beside_their_result_by_name_only(studio_app, pix, tmp_path):
+    from webapp.extensions import db
+    from webapp.studio.models import MediaAsset
+    from webapp.studio.storage import store_extras
+
+    uploaded = pix.post(
+        f"{API}/media",
+        data={"media": (io.BytesIO(encode(photo("madonna"))), "m.jpg")},
+        content_type="multipart/form-data",
+    ).get_json()
+    track = tmp_path / "subtitles.vtt"
+    track.write_text("WEBVTT\n\n00:00.000 --> 00:01.000\nhello\n")
+    with studio_app.app_context():
+        asset = db.session.get(MediaAsset, uploaded["id"])
+        assert store_extras(asset.path, {"subtitles.vtt": track}) == ["subtitles.vtt"]
+    response = pix.get(f"{API}/media/{uploaded['id']}/extra?name=subtitles.vtt")
+    assert response.status_code == 200 and response.mimetype == "text/vtt"
+    assert response.get_data(as_text=True).startswith("WEBVTT")
+    for name in ("../app.db", "", "missing.vtt"):
+        assert pix.get(f"{API}/media/{uploaded['id']}/extra?name={name}").status_code == 404
+    stranger = studio_client(studio_app, "stranger@example.com")
+    assert stranger.get(f"{API}/media/{uploaded['id']}/extra?name=subtitles.vtt").status_code == 404

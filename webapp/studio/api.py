@@ -5,13 +5,13 @@ from __future__ import annotations
 from flask import current_app, g, jsonify, request, send_file, url_for
 
 from webapp import media
-from webapp.errors import AppError
+from webapp.errors import AppError, NotFound
 from webapp.studio import api_bp, jobs, openapi
 from webapp.studio.access import studio_api
 from webapp.studio.effects import all_effects
 from webapp.studio.effects.base import ROLES
 from webapp.studio.intake import MB, IncomingFile, store_upload
-from webapp.studio.storage import SUFFIXES
+from webapp.studio.storage import SUFFIXES, extra_file
 
 
 @api_bp.before_request
@@ -64,6 +64,21 @@ def media_file(media_id: int):
         conditional=True,
         max_age=0,
     )
+    response.headers["Cache-Control"] = "private, no-cache"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@api_bp.get("/media/<int:media_id>/extra")
+@studio_api
+def media_extra(media_id: int):
+    """An extra output of a result (`?name=`, e.g. a WebVTT subtitle track) its job lists."""
+    asset = jobs.get_media(g.studio_user, media_id)
+    found = extra_file(asset.path, request.args.get("name", ""))
+    if found is None:
+        raise NotFound("The result has no such extra file.")
+    path, content_type = found
+    response = send_file(path, mimetype=content_type, conditional=True, max_age=0)
     response.headers["Cache-Control"] = "private, no-cache"
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response

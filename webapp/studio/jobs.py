@@ -342,6 +342,13 @@ def job_dict(job: StudioJob) -> dict:
             "height": asset.height,
             "duration": asset.duration,
             "frames": asset.frames,
+            "extras": [
+                {
+                    "name": name,
+                    "url": url_for("studio_api.media_extra", media_id=asset.id, name=name),
+                }
+                for name in (job.details or {}).get("extra_outputs", [])
+            ],
         }
     return {
         "job_id": job.id,

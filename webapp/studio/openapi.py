@@ -236,6 +236,29 @@ def document(config: dict) -> dict:
                     },
                 }
             },
+            "/media/{media_id}/extra": {
+                "get": {
+                    "summary": "An extra output of a result (e.g. a WebVTT subtitle track)",
+                    "description": "The names are listed in the job's `result.extras`.",
+                    "parameters": [
+                        MEDIA_ID,
+                        {
+                            "name": "name",
+                            "in": "query",
+                            "required": True,
+                            "schema": {"type": "string", "example": "subtitles.vtt"},
+                        },
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "The file (text/vtt, application/json, ...).",
+                            "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+                        },
+                        **AUTH_ERRORS,
+                        **NOT_YOURS,
+                    },
+                }
+            },
             "/media/{media_id}/faces": {
                 "get": {
                     "summary": "The faces in a photo or a video's first frame",
@@ -460,6 +483,17 @@ def document(config: dict) -> dict:
                         "height": {"type": "integer"},
                         "duration": {"type": ["number", "null"]},
                         "frames": {"type": ["integer", "null"]},
+                        "extras": {
+                            "type": "array",
+                            "description": "Extra outputs of the effect (e.g. a WebVTT track).",
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "name": {"type": "string"},
+                                    "url": {"type": "string"},
+                                },
+                            },
+                        },
                     },
                 },
                 "Job": {

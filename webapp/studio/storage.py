@@ -123,6 +123,32 @@ def store_result(
     return asset
 
 
+EXTRA_TYPES = {".vtt": "text/vtt", ".json": "application/json", ".txt": "text/plain"}
+
+
+def extras_folder(result_path: str) -> Path:
+    """The folder beside a result that holds the job's extra outputs (e.g. a WebVTT track)."""
+    return media.absolute(result_path).with_suffix(".extra")
+
+
+def store_extras(result_path: str, extras: dict[str, Path]) -> list[str]:
+    """Move an effect's extra files beside its result; returns their names."""
+    folder = extras_folder(result_path)
+    with writing():
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, path in extras.items():
+            shutil.move(path, folder / Path(name).name)
+    return sorted(Path(name).name for name in extras)
+
+
+def extra_file(result_path: str, name: str) -> tuple[Path, str] | None:
+    """An extra output of a result by its name (only names in its folder), and its type."""
+    folder = extras_folder(result_path)
+    if not folder.is_dir() or name not in {p.name for p in folder.iterdir() if p.is_file()}:
+        return None
+    return folder / name, EXTRA_TYPES.get(Path(name).suffix, "application/octet-stream")
+
+
 def load_image(asset: MediaAsset) -> np.ndarray:
     """The stored image as RGB, EXIF orientation applied."""
     return decode_image(

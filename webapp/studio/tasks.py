@@ -37,7 +37,13 @@ from webapp.studio import provenance, queue
 from webapp.studio.effects import effect_named, face_effects
 from webapp.studio.effects.base import PHOTO, VIDEO, Context, InputMedia, Models
 from webapp.studio.models import JobStatus, MediaAsset, MediaKind, StudioJob
-from webapp.studio.storage import job_scratch, load_image, store_result
+from webapp.studio.storage import (
+    extras_folder,
+    job_scratch,
+    load_image,
+    store_extras,
+    store_result,
+)
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +190,7 @@ def run_job(job_id: int) -> None:
             result_path = result.path
             details = dict(output.details)
             if output.extras:
-                details["extra_outputs"] = _store_extras(result_path, output.extras)
+                details["extra_outputs"] = store_extras(result_path, output.extras)
             changed = db.session.execute(
                 update(StudioJob)
                 .where(*_running_here(job_id, worker))
@@ -200,6 +206,7 @@ def run_job(job_id: int) -> None:
             if not changed:  # cancelled at the last moment: keep no result
                 db.session.rollback()
                 media.remove(result_path)
+                shutil.rmtree(extras_folder(result_path), ignore_errors=True)
                 raise JobStopped()
             db.session.commit()
     except JobStopped:
@@ -251,18 +258,6 @@ def run_job(job_id: int) -> None:
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
-
-
-def _store_extras(result_path: str, extras: dict[str, Path]) -> list[str]:
-    """Keep an effect's extra files (e.g. a WebVTT track) beside the result; their names."""
-    from webapp.studio.storage import writing
-
-    folder = media.absolute(result_path).with_suffix(".extra")
-    with writing():
-        folder.mkdir(parents=True, exist_ok=True)
-        for name, path in extras.items():
-            shutil.move(path, folder / Path(name).name)
-    return sorted(Path(name).name for name in extras)
 
 
 def job_inputs(job: StudioJob) -> dict[str, InputMedia]:
