@@ -73,6 +73,7 @@ KIND_GENERATED = "generated"  # a face of no real person, from ml.generator
 
 MIN_DONOR_FACE = 64  # px: the donor face's box width; smaller faces make blurry donors
 MAX_DONOR_YAW = 25.0  # degrees of head turn (yaw_degrees)
+POSE_CHOICES = 3  # a generated face is drawn among the 3 closest in head pose
 SAME_PERSON_THRESHOLD = 0.45  # FaceNet cosine at which two photos are the same person
 
 
@@ -381,6 +382,46 @@ class FaceBank:
             + ", ".join(widened)
         )
         return DonorChoice(tuple(chosen.values()), widened, note)
+
+    def choose_generated(
+        self,
+        gender: str,
+        band: str,
+        yaw: float,
+        rng: np.random.Generator,
+        exclude_ids: frozenset[str] = frozenset(),
+        pitch: float = 0.0,
+    ) -> DonorChoice:
+        """One generated face for one bystander: nearest cell first, then the closest head pose.
+
+        Among the cell's faces not in `exclude_ids` (faces other bystanders already have), one
+        of the POSE_CHOICES closest in yaw (and pitch, half weight) is drawn; raise
+        FaceBankError when no generated face is left in any cell.
+        """
+        by_cell: dict[tuple[str, str], list[Donor]] = {}
+        for donor in self._donors:
+            if donor.kind == KIND_GENERATED and donor.id not in exclude_ids:
+                by_cell.setdefault((donor.gender, donor.band), []).append(donor)
+        for cell in _cell_order(gender, band):
+            options = by_cell.get(cell)
+            if not options:
+                continue
+            ranked = sorted(
+                options, key=lambda d: (abs(d.yaw - yaw) + 0.5 * abs(d.pitch - pitch), d.id)
+            )
+            pick = ranked[int(rng.integers(min(POSE_CHOICES, len(ranked))))]
+            widened = () if cell == (gender, band) else (f"{cell[0]}/{cell[1]}",)
+            note = f"generated face {pick.id} (seed {pick.seed}) from {cell[0]}/{cell[1]}" + (
+                f"; {gender}/{band} had none left" if widened else ""
+            )
+            return DonorChoice((pick,), widened, note)
+        generated = sum(1 for donor in self._donors if donor.kind == KIND_GENERATED)
+        raise FaceBankError(
+            "face_bank_empty",
+            f"the face bank has {generated} generated faces and none is left for this face "
+            "(each bystander gets a face of their own); a studio worker fills the default bank "
+            "when it starts, and `flask studio facebank generate --count N` adds more",
+        )
 
     def average(self, donors: Sequence[Donor]) -> tuple[np.ndarray, np.ndarray]:
         """The k-Same face: donors warped to their mean mesh and averaged; (image, mean mesh)."""

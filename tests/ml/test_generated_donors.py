@@ -111,3 +111,53 @@ def test_latent_model_predicts_the_tags_it_was_fitted_on(generator):
     # Older predicted ages put more weight on the senior band.
     senior = probabilities[:, [4, 9]].sum(axis=1)
     assert np.corrcoef(senior, score[80:])[0, 1] > 0.5
+
+
+def _index_bank(folder, rows) -> FaceBank:
+    """A bank whose index lists generated donors (gender, band, yaw); no images needed to choose."""
+    donors = [
+        {
+            "id": f"g{i}", "person": f"generated-{i}", "source": "generated", "sha256": str(i),
+            "gender": gender, "gender_confidence": 0.9, "age": 30.0, "band": band, "yaw": yaw,
+            "added": "2026-01-01T00:00:00+00:00", "kind": kind, "seed": i, "psi": 0.7,
+            "model": "m",
+        }
+        for i, (gender, band, yaw, kind) in enumerate(rows)
+    ]  # fmt: skip
+    folder.mkdir(parents=True)
+    (folder / "index.json").write_text(json.dumps({"version": 1, "donors": donors}))
+    return FaceBank(folder)
+
+
+def test_choose_generated_matches_cell_and_pose_and_never_repeats(tmp_path):
+    from ml.face_bank import FaceBankError
+
+    bank = _index_bank(
+        tmp_path / "bank",
+        [
+            ("female", "young", -20.0, KIND_GENERATED),
+            ("female", "young", 0.0, KIND_GENERATED),
+            ("female", "young", 2.0, KIND_GENERATED),
+            ("female", "young", 4.0, KIND_GENERATED),
+            ("female", "young", 22.0, KIND_GENERATED),
+            ("female", "adult", 0.0, KIND_GENERATED),
+            ("male", "young", 0.0, KIND_GENERATED),
+            ("female", "young", 0.0, KIND_CONSENTED),  # a real donor: never given out here
+        ],
+    )
+    rng = np.random.default_rng(0)
+    picks = {bank.choose_generated("female", "young", 1.0, rng).donors[0].id for _ in range(30)}
+    assert picks == {"g1", "g2", "g3"}  # the three closest in yaw, drawn at random
+    turned = bank.choose_generated("female", "young", 25.0, rng, frozenset())
+    assert turned.donors[0].id in {"g4", "g3", "g2"} and not turned.widened
+    # Faces already given out are skipped; then the nearest band of the same gender; then the
+    # other gender; then a clear error.
+    used = frozenset({"g0", "g1", "g2", "g3", "g4"})
+    widened = bank.choose_generated("female", "young", 0.0, rng, used)
+    assert widened.donors[0].id == "g5" and widened.widened == ("female/adult",)
+    other = bank.choose_generated("female", "young", 0.0, rng, used | {"g5"})
+    assert other.donors[0].id == "g6"
+    with pytest.raises(FaceBankError) as caught:
+        bank.choose_generated("female", "young", 0.0, rng, used | {"g5", "g6"})
+    assert caught.value.code == "face_bank_empty"
+    assert "flask studio facebank generate" in caught.value.message

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from ml.generator.donors import DEFAULT_BANK_SIZE, FillReport
+from ml.generator.donors import DEFAULT_BANK_SIZE, DEFAULT_PER_CELL, FillReport
 
 log = logging.getLogger(__name__)
 LOCK_FILE = ".filling.lock"
@@ -78,18 +78,21 @@ def generate(
 
 
 def fill_default_bank(
-    config, size: int = DEFAULT_BANK_SIZE, echo: Callable[[str], None] = log.info
+    config,
+    size: int = DEFAULT_BANK_SIZE,
+    echo: Callable[[str], None] = log.info,
+    per_cell: int = DEFAULT_PER_CELL,
 ) -> FillReport | None:
     """Fill the default bank up to `size` generated faces, every band with its minimum."""
     from ml.face_bank import FaceBank
     from ml.generator.donors import plan_default_bank
 
     folder = bank_dir(config)
-    if plan_default_bank(FaceBank(folder), size) is None:
+    if plan_default_bank(FaceBank(folder), size, per_cell) is None:
         return None
     with filling_lock(folder):
         donors = _donor_generator(config, folder)
-        plan = plan_default_bank(donors.bank, size)  # another process may have filled it
+        plan = plan_default_bank(donors.bank, size, per_cell)  # another worker may have filled
         if plan is None:
             return None
         echo(f"face bank: generating {plan.total} faces of no real person into {folder} ...")
@@ -109,13 +112,15 @@ def fill_default_bank(
         return report
 
 
-def start_default_fill(app: Flask, echo: Callable[[str], None] = log.info) -> threading.Thread:
+def start_default_fill(
+    app: Flask, echo: Callable[[str], None] = log.info, **sizes: int
+) -> threading.Thread:
     """Fill the default bank in a daemon thread (the worker takes jobs meanwhile)."""
     config = dict(app.config)
 
     def run() -> None:
         try:
-            fill_default_bank(config, echo=echo)
+            fill_default_bank(config, echo=echo, **sizes)
         except BankBusy as exc:
             echo(f"face bank: {exc}; not filling it here")
         except Exception:  # a failed fill must not take the worker down; it says why
