@@ -146,7 +146,7 @@ class Anonymize(Effect):
                 _(
                     "The face bank holds %(n)d generated faces so far; a studio worker fills it "
                     "(200 faces, a few minutes after its first start). Until then faces without "
-                    "a generated face get the fallback you choose below.",
+                    "a generated face get the fallback chosen above.",
                     n=generated,
                 ),
             )
