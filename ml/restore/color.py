@@ -65,8 +65,9 @@ def colour_report(rgb: np.ndarray) -> ColourReport:
     lab = rgb_to_lab(small)
     ab = lab[:, :, 1:].reshape(-1, 2)
     lightness = lab[:, :, 0].reshape(-1)
-    # Near-black and near-white pixels carry no reliable chroma (JPEG noise, clipping).
-    usable = (lightness > 8) & (lightness < 97)
+    # Dark and bright pixels carry no reliable chroma (JPEG noise; a toned print's tint is
+    # clipped by the gamut there).
+    usable = (lightness > 15) & (lightness < 88)
     if usable.sum() < 64:
         usable = np.ones_like(usable)
     ab = ab[usable]
