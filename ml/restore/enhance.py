@@ -39,12 +39,11 @@ class EnhanceResult:
 
 
 def estimate_noise(rgb: np.ndarray) -> float:
-    """Noise standard deviation (grey levels) by Immerkaer's (1996) fast estimator."""
-    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float64)
+    """Noise standard deviation (levels, mean of R, G, B) by Immerkaer's (1996) estimator."""
     kernel = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float64)
-    response = np.abs(cv2.filter2D(grey, -1, kernel)[1:-1, 1:-1])
-    height, width = grey.shape
-    return float(np.sqrt(np.pi / 2) * response.sum() / (6 * (width - 2) * (height - 2)))
+    response = np.abs(cv2.filter2D(rgb.astype(np.float64), -1, kernel)[1:-1, 1:-1])
+    height, width = rgb.shape[:2]
+    return float(np.sqrt(np.pi / 2) * response.sum() / (18 * (width - 2) * (height - 2)))
 
 
 def denoise(rgb: np.ndarray, strength: float, sigma: float) -> np.ndarray:
