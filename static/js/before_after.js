@@ -17,6 +17,7 @@
     before.alt = box.dataset.beforeAlt || '';
     const range = document.createElement('input');
     range.type = 'range';
+    range.className = 'before-after-range';
     range.min = '0';
     range.max = '100';
     range.value = '50';
