@@ -142,3 +142,22 @@ def test_make_an_api_token(server, page):
     token = page.locator("#new-token").inner_text()
     assert token.startswith("fp_")
     expect(page.get_by_role("cell", name="render farm")).to_be_visible()
+
+
+def test_cartoon_runs_from_the_form_generated_by_its_contract(server, page, files, screenshots):
+    page.goto(f"{server.url}/studio/")
+    page.get_by_label("Cartoon").check()
+    expect(page.locator("#studio-cartoon-options")).to_be_visible()
+    expect(page.locator("#studio-anonymize-options")).to_be_hidden()
+    strength = page.get_by_label("Strength")
+    strength.fill("0.5")
+    expect(page.locator("#studio-cartoon-options output")).to_have_text("0.5")
+    page.locator("#studio-media").set_input_files(files["scene"])
+    expect(page.locator("#studio-upload-status")).to_contain_text("Ready.", timeout=60_000)
+    expect(page.locator(".face-box")).to_have_count(0)  # cartoon picks no faces
+    page.screenshot(path=screenshots / "studio-cartoon-form.png", full_page=True)
+    page.get_by_role("button", name="Start").click()
+    expect(page).to_have_url(re.compile(r"/studio/jobs/\d+$"))
+    expect(page.locator("#job-result-media img")).to_be_visible(timeout=JOB_TIMEOUT)
+    expect(page.get_by_text("Strength: 0.50.")).to_be_visible()
+    page.screenshot(path=screenshots / "studio-cartoon-job.png", full_page=True)
