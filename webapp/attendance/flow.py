@@ -144,7 +144,8 @@ def seconds_left(state: dict, settings: FlowSettings) -> float | None:
     """Seconds until a challenge without progress times out (None outside a challenge)."""
     if state["phase"] != CHALLENGE:
         return None
-    return round(max(0.0, settings.timeout_seconds - (state["updated_at"] - state["progress_at"])), 1)
+    spent = state["updated_at"] - state["progress_at"]
+    return round(max(0.0, settings.timeout_seconds - spent), 1)
 
 
 def step(

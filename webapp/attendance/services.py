@@ -60,7 +60,12 @@ def rename_kiosk(kiosk_id: int, name: str, actor=None) -> Kiosk:
     name = _free_name(name, kiosk.id)
     if name != kiosk.name:
         audit.record(
-            "kiosk.rename", "kiosk", kiosk.id, actor, before={"name": kiosk.name}, after={"name": name}
+            "kiosk.rename",
+            "kiosk",
+            kiosk.id,
+            actor,
+            before={"name": kiosk.name},
+            after={"name": name},
         )
         kiosk.name = name
         db.session.commit()
