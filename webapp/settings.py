@@ -42,6 +42,13 @@ def parse_workdays(value: str) -> str:
     return digits
 
 
+def _log_level(value: str) -> str:
+    level = value.strip().upper()
+    if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ValueError(f"not DEBUG, INFO, WARNING or ERROR: {value!r}")
+    return level
+
+
 ENV_SETTINGS: dict[str, tuple[object, object]] = {
     "SECRET_KEY": (None, str),
     "DATABASE_URL": (None, str),
@@ -54,6 +61,7 @@ ENV_SETTINGS: dict[str, tuple[object, object]] = {
     "UPLOAD_MAX_MB": (20, int),
     "MAX_IMAGE_PIXELS": (40_000_000, int),
     "LOAD_MODELS": (True, _bool),
+    "LOG_LEVEL": ("INFO", _log_level),  # the console's level; libraries stay quieter
     "SESSION_COOKIE_SECURE": (False, _bool),
     # Kiosk check-in: frames a kiosk sends per second, how long (ms, and in at least how many
     # frames) a gesture must be held, seconds without progress before an attempt ends, a fixed

@@ -77,7 +77,7 @@ def kiosk_token(server, tmp_path_factory) -> str:
     (people / "Madonna").mkdir()
     for photo in sorted((DATASET / "train" / "madonna").glob("*.jpg"))[:5]:
         shutil.copy(photo, people / "Madonna" / photo.name)
-    server.cli("employees", "import", str(people))
+    server.cli("employees", "import", str(people), timeout=900)  # minutes on a busy machine
     return server.cli("kiosks", "create", "lobby").strip().splitlines()[-1]
 
 
