@@ -61,7 +61,8 @@ class AuditLine:
     entry: AuditEntry
     summary: str
     actor: str
-    details: list[tuple[str, str, str]] = field(default_factory=list)  # (field, before, after)
+    # (field, value before or None when only one value was recorded, value after)
+    details: list[tuple[str, str | None, str]] = field(default_factory=list)
 
 
 def actor_text(label: str) -> str:
@@ -139,7 +140,11 @@ def describe_entry(entry: AuditEntry, names: dict[int, str]) -> AuditLine:
         name = str((entry.after or {}).get("name") or (entry.before or {}).get("name") or "")
     before, after = entry.before or {}, entry.after or {}
     details = [
-        (str(FIELD_LABELS.get(key, key)), _value(before.get(key)), _value(after.get(key)))
+        (
+            str(FIELD_LABELS.get(key, key)),
+            _value(before[key]) if key in before and key in after else None,
+            _value(after[key] if key in after else before[key]),
+        )
         for key in dict.fromkeys([*before, *after])
     ]
     return AuditLine(entry, _summary(entry, name), actor_text(entry.actor_label), details)
