@@ -42,8 +42,19 @@ def create_app(config: dict | None = None) -> Flask:
     models.init_app(app)
     register_error_handlers(app)
 
-    from webapp import admin, apidocs, attendance, auth, employees, health, recognition, studio
+    from webapp import (
+        admin,
+        apidocs,
+        attendance,
+        auth,
+        employees,
+        health,
+        privacy,
+        recognition,
+        studio,
+    )
 
-    for feature in (auth, admin, attendance, studio, employees, recognition, health, apidocs):
+    features = (auth, admin, attendance, studio, employees, recognition, privacy, health, apidocs)
+    for feature in features:
         feature.init_app(app)
     return app

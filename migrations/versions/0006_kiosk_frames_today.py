@@ -1,7 +1,7 @@
 """kiosk frames today (for the admin Kiosks page)
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-06 01:50:00
 
 Written by hand: two columns on kiosks, counted per site day in one UPDATE per frame.
@@ -13,8 +13,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = "0005"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
