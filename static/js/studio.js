@@ -264,7 +264,7 @@
     const effect = S.contract.find((e) => e.name === job.effect);
     const props = (effect && effect.params_schema.properties) || {};
     const count = (n, one, many) => (n === 1 ? one : many).replace('{n}', n);
-    return Object.entries(job.params || {}).map(([key, value]) => {
+    return Object.entries(job.params || {}).sort(([a], [b]) => (a < b ? -1 : 1)).map(([key, value]) => {
       const spec = props[key] || {};
       let text;
       if (typeof value === 'boolean') text = value ? t.on : t.off;

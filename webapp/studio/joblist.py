@@ -51,7 +51,9 @@ def options_text(job: StudioJob) -> str:
     effect = all_effects().get(job.effect)
     properties = (effect.params_schema.get("properties", {}) if effect else {}) or {}
     parts = []
-    for key, value in (job.params or {}).items():
+    params = job.params or {}
+    for key in sorted(params):  # the page's script gets them sorted too (JSON with sort_keys)
+        value = params[key]
         spec = properties.get(key, {})
         text = _value_text(spec, value)
         if text is not None:
