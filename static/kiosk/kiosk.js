@@ -7,6 +7,7 @@
   const cfg = JSON.parse(document.getElementById('kiosk-config').textContent);
   const TOKEN_KEY = 'faceplatform.kioskToken';
   const BROWSER_POSE_INTERVAL = 1500; // ms between in-browser pose runs (when switched on)
+  const BROWSER_POSE_MAX_MS = 300; // a slower run switches the in-browser pose off for good
   const $ = (id) => document.getElementById(id);
   const video = $('camera');
   const overlay = $('overlay');
@@ -241,8 +242,9 @@
     }
   }
 
-  // Optional in-browser pose: loaded only when switched on and run at most once every
-  // BROWSER_POSE_INTERVAL ms (only the full model is vendored), so it cannot starve the frame loop.
+  // Optional in-browser pose: loaded only when switched on, run at most once every
+  // BROWSER_POSE_INTERVAL ms (only the full model is vendored), and switched off for good after a
+  // run slower than BROWSER_POSE_MAX_MS, so it cannot starve the frame loop of a weak PC.
   function startBrowserPose() {
     const script = document.createElement('script');
     script.src = cfg.poseScript;
@@ -258,14 +260,22 @@
         draw();
       });
       (async () => {
-        for (;;) {
+        for (let run = 0; ; run += 1) {
           await sleep(BROWSER_POSE_INTERVAL);
           if (video.readyState < 2) continue;
+          const started = performance.now();
           try {
             await pose.send({ image: video });
           } catch (error) {
             window.kioskDebug.errors.push(`pose: ${error}`);
             await sleep(5000);
+          }
+          // The first run loads the model; a later one this slow means the page's main thread
+          // is too weak for it (software WebGL on a busy PC): leave the skeleton to the server.
+          if (run > 0 && performance.now() - started > BROWSER_POSE_MAX_MS) {
+            window.kioskDebug.errors.push('pose: too slow on this device, switched off');
+            window.kioskDebug.browserPoseOff = true;
+            return;
           }
         }
       })();
