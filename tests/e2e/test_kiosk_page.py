@@ -132,7 +132,11 @@ def page_errors(page, uncaught: list[str]) -> list[str]:
 def test_a_rendered_person_checks_in_with_capture_then_o(
     server, kiosk_token, chromium, tmp_path, screenshots
 ):
-    """Standby -> capture -> O in front of the fake camera records one check-in with a proof."""
+    """Standby -> capture -> O in front of the fake camera records one check-in with a proof.
+
+    Reliability on a busy machine (issue 14): 5 runs in a row next to two busy processes, at load
+    20-30 on 2 cores, are recorded in bench/RESULTS.md ("kiosk page under load").
+    """
     # The camera loops the video: when the server (about 1 s a frame here) misses a step, the
     # next pass (13 s, within the 20 s no-progress timeout) gives it another go.
     still = {g: rgb_frame(STILLS / f"v1_waist_{g}.jpg") for g in ("standby", "capture", "O")}
