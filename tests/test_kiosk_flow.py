@@ -75,6 +75,37 @@ def test_a_gesture_counts_once_however_long_it_is_held():
     assert kiosk.state["phase"] == flow.DONE
 
 
+def test_a_slow_client_needs_only_two_frames_across_the_hold_time():
+    """One frame a second (a weak kiosk PC): two frames of a gesture already span 1 s."""
+    kiosk = identified(Kiosk(FlowSettings(challenge=("capture", "O"), hold_seconds=0.5)))
+    kiosk.frame(person=ALICE, gesture="capture", dt=1.0)
+    assert kiosk.state["step"] == 0
+    kiosk.frame(person=ALICE, gesture="capture", dt=1.0)
+    assert kiosk.state["step"] == 1 and kiosk.kinds() == ["take_proof"]
+
+
+def test_a_fast_client_must_hold_for_the_hold_time_not_just_two_frames():
+    """Ten frames a second: two or three frames are not enough, half a second is."""
+    kiosk = identified(Kiosk(FlowSettings(challenge=("capture", "O"), hold_seconds=0.5)))
+    kiosk.frames(5, person=ALICE, gesture="capture", dt=0.1)  # 0.4 s since the first
+    assert kiosk.state["step"] == 0
+    progress = flow.hold_progress(kiosk.state, kiosk.settings)
+    assert progress["gesture"] == "capture" and progress["frames"] == 5
+    assert progress["seconds"] == pytest.approx(0.4) and progress["need_seconds"] == 0.5
+    kiosk.frame(person=ALICE, gesture="capture", dt=0.1)
+    assert kiosk.state["step"] == 1
+    assert flow.hold_progress(kiosk.state, kiosk.settings) is None  # counted: nothing to show
+
+
+def test_the_countdown_restarts_with_each_step():
+    kiosk = identified(Kiosk())
+    assert flow.seconds_left(kiosk.state, SETTINGS) == pytest.approx(20.0)
+    kiosk.frame(person=ALICE, gesture="standby", dt=5)
+    assert flow.seconds_left(kiosk.state, SETTINGS) == pytest.approx(15.0)
+    kiosk.frames(3, person=ALICE, gesture="capture")
+    assert flow.seconds_left(kiosk.state, SETTINGS) == pytest.approx(20.0)
+
+
 def test_x_cancels_and_nothing_is_recorded():
     kiosk = identified(Kiosk())
     kiosk.frames(3, person=ALICE, gesture="capture")

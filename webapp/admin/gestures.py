@@ -94,4 +94,5 @@ def kiosk_gesture_model(kiosk_id: int):
     choice = request.form.get("model", "rules")
     teach.assign_model(kiosk_id, None if choice == "rules" else int(choice), current_user)
     flash(_("Kiosk updated."), "success")
-    return redirect(url_for("admin.gestures"))
+    back = "admin.kiosks" if request.form.get("back") == "kiosks" else "admin.gestures"
+    return redirect(url_for(back))
