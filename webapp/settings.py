@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from datetime import time
+from datetime import time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -54,7 +54,23 @@ ENV_SETTINGS: dict[str, tuple[object, object]] = {
     "UPLOAD_MAX_MB": (20, int),
     "MAX_IMAGE_PIXELS": (40_000_000, int),
     "LOAD_MODELS": (True, _bool),
-    "SESSION_COOKIE_SECURE": (False, _bool),
+    "SESSION_COOKIE_SECURE": (False, _bool),  # true behind HTTPS (Nginx); cookies then need TLS
+    # Production: proxies in front whose X-Forwarded-* headers are trusted (1 behind Nginx), the
+    # internal Nginx location that serves media after a permission check (X-Accel-Redirect), the
+    # page policy, how long "keep me logged in" lasts, and the failed-login limits.
+    "TRUSTED_PROXIES": (0, int),
+    "MEDIA_ACCEL_REDIRECT": ("", str),
+    "CONTENT_SECURITY_POLICY": (
+        "default-src 'self'; script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval'; "
+        "style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; media-src 'self' blob:; "
+        "connect-src 'self'; worker-src 'self' blob:; object-src 'none'; base-uri 'self'; "
+        "form-action 'self'; frame-ancestors 'none'",
+        str,
+    ),
+    "REMEMBER_DAYS": (14, int),
+    "LOGIN_LIMIT_PER_ACCOUNT": ("10 per 15 minutes", str),
+    "LOGIN_LIMIT_PER_IP": ("30 per 15 minutes", str),
+    "API_AUTH_LIMIT_PER_IP": ("60 per 15 minutes", str),
     # Kiosk check-in: frames a kiosk sends per second, frames a gesture must be held, seconds
     # without progress before an attempt ends, and a fixed challenge (e.g. "capture,O") for tests.
     "KIOSK_FPS": (4, int),
@@ -200,6 +216,10 @@ def load_settings(instance_path: Path, environ=None, override: dict | None = Non
         "LANGUAGES": ("en", "ko"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_DURATION": timedelta(days=int(raw["REMEMBER_DAYS"])),
+        "REMEMBER_COOKIE_SECURE": bool(raw["SESSION_COOKIE_SECURE"]),
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,
     }
     return config
