@@ -9,7 +9,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask_babel import gettext as _
@@ -115,14 +114,9 @@ def proof_photo(event_id: int):
     if not event.proof_photo:
         abort(404)
     try:
-        path = media.absolute(event.proof_photo)
-    except ValueError:
+        return media.send(event.proof_photo, "image/jpeg")
+    except (ValueError, FileNotFoundError):
         abort(404)
-    if not path.is_file():
-        abort(404)
-    response = send_file(path, mimetype="image/jpeg", max_age=0)
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
 
 
 @bp.route("/records/new", methods=["GET", "POST"])

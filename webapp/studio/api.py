@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, g, jsonify, request, send_file, url_for
+from flask import current_app, g, jsonify, request, url_for
 
 from webapp import media
 from webapp.errors import AppError
@@ -53,17 +53,9 @@ def media_file(media_id: int):
     download = request.args.get("download") in {"1", "true", "yes"}
     suffix = services.SUFFIXES[asset.content_type]
     name = f"{asset.origin}-{asset.id}{suffix}" if download else None
-    response = send_file(
-        media.absolute(asset.path),
-        mimetype=asset.content_type,
-        as_attachment=download,
-        download_name=name,
-        conditional=True,
-        max_age=0,
+    return media.send(
+        asset.path, asset.content_type, download_name=name, cache_control="private, no-cache"
     )
-    response.headers["Cache-Control"] = "private, no-cache"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
 
 
 @api_bp.get("/media/<int:media_id>/faces")
