@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
 import os
 import time
@@ -13,6 +15,8 @@ import click
 from flask import Response, current_app, send_file
 from flask.cli import AppGroup
 
+from webapp.errors import AppError
+
 log = logging.getLogger(__name__)
 PARTIAL_SUFFIX = ".part"
 
@@ -22,14 +26,45 @@ def media_root() -> Path:
     return Path(current_app.config["MEDIA_DIR"])
 
 
+FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
+class MediaStorageError(AppError):
+    """MEDIA_DIR cannot take the file: full (507) or read-only/unwritable (503)."""
+
+
+def storage_error(exc: OSError) -> MediaStorageError:
+    """The user-facing error for a failed write under MEDIA_DIR."""
+    if exc.errno in FULL:
+        return MediaStorageError(
+            "The server's media storage is full; nothing was kept. Try again later.",
+            "storage_full",
+            507,
+        )
+    return MediaStorageError(
+        "The server's media storage cannot be written to; nothing was kept. Try again later.",
+        "storage_unavailable",
+        503,
+    )
+
+
 def save(folder: str, data: bytes, suffix: str) -> str:
-    """Write `data` to a new file under `folder` and return its path relative to MEDIA_DIR."""
+    """Write `data` to a new file under `folder` and return its path relative to MEDIA_DIR.
+
+    A full or read-only MEDIA_DIR raises MediaStorageError (507/503) and leaves no partial file.
+    """
     relative = Path(folder) / f"{uuid.uuid4().hex}{suffix}"
     target = media_root() / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(target.suffix + PARTIAL_SUFFIX)
-    partial.write_bytes(data)
-    os.replace(partial, target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_bytes(data)
+        os.replace(partial, target)
+    except OSError as exc:
+        log.error("cannot store %s under %s: %s", relative, media_root(), exc)
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
+        raise storage_error(exc) from exc
     return relative.as_posix()
 
 

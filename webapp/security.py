@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from flask_limiter import Limiter, RateLimitExceeded
 from flask_limiter.util import get_remote_address
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 limiter = Limiter(
     key_func=get_remote_address,
@@ -14,9 +15,19 @@ limiter = Limiter(
     application_limits=[lambda: current_app.config["API_AUTH_LIMIT_PER_IP"]],
     application_limits_exempt_when=lambda: not request.path.startswith("/api/"),
     application_limits_deduct_when=lambda response: response.status_code == 401,
-    headers_enabled=True,
+    headers_enabled=False,  # its header rewriting would stretch every Retry-After to the window
     key_prefix="face-limits",
 )
+
+
+class DatabaseIdConverter(IntegerConverter):
+    """`<int:...>` in URLs: ASCII digits only and no larger than a database id can be, so
+    `/media/²` or `/media/99999999999999999999` is a 404 instead of an error in the database."""
+
+    regex = r"[0-9]+"
+
+    def __init__(self, url_map, fixed_digits=0, min=None, max=2**63 - 1, signed=False) -> None:
+        super().__init__(url_map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
 
 def failed_login(response) -> bool:
@@ -73,6 +84,7 @@ def _too_many(exc: RateLimitExceeded):
 
 def init_app(app) -> None:
     """Trust the configured proxies, add security headers and throttling to `app`."""
+    app.url_map.converters["int"] = DatabaseIdConverter  # before any route is added
     hops = int(app.config["TRUSTED_PROXIES"])
     if hops:  # behind Nginx: the client address, scheme and host come from its X-Forwarded-*
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)

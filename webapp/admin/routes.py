@@ -110,6 +110,8 @@ def upload_photos(employee_id: int):
     try:
         report = enroll_photos(employee, uploads, actor=current_user)
     except AppError as exc:
+        if exc.status >= 500:  # storage full or read-only: the error page with 507/503
+            raise
         flash(exc.message, "error")
         return redirect(url_for("admin.employee", employee_id=employee.id))
     if report.enrolled:
