@@ -49,8 +49,8 @@ def create_app(config: dict | None = None) -> Flask:
     resilience.init_app(app)
     media.init_app(app)
 
-    from webapp import admin, attendance, auth, employees, health, recognition, studio
+    from webapp import admin, attendance, auth, employees, health, privacy, recognition, studio
 
-    for feature in (auth, admin, attendance, studio, employees, recognition, health):
+    for feature in (auth, admin, attendance, studio, employees, recognition, privacy, health):
         feature.init_app(app)
     return app
