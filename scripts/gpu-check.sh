@@ -27,7 +27,7 @@ export DEVICE=cuda
 "$py" - <<'PY' | tee "$out/devices.txt"
 from ml.device import select_device
 import onnxruntime
-print("chosen:", select_device("cuda", frameworks=("tensorflow", "torch")))
+print("chosen:", select_device("cuda", frameworks=("tensorflow", "torch", "onnxruntime", "openvino")))
 print("onnxruntime providers:", onnxruntime.get_available_providers())
 PY
 timeout 1800 "$py" -m pytest -m gpu tests/gpu tests/test_device.py -q -p no:cacheprovider 2>&1 | tee "$out/pytest-gpu.txt"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ml.device import DeviceError, select_device, torch_device
+from ml.device import DeviceError, onnx_providers, openvino_device, select_device, torch_device
 from webapp.registry import ModelRegistry
 
 
@@ -18,9 +18,12 @@ def _has_cuda() -> bool:
 def test_auto_and_cpu_choose_the_cpu_here():
     if _has_cuda():
         pytest.skip("this machine has a GPU: see tests/gpu")
-    assert select_device("auto", frameworks=("tensorflow", "torch")) == {
+    everything = ("tensorflow", "torch", "onnxruntime", "openvino")
+    assert select_device("auto", frameworks=everything) == {
         "tensorflow": "cpu",
         "torch": "cpu",
+        "onnxruntime": "CPUExecutionProvider",
+        "openvino": "CPU",
     }
     assert select_device("cpu", frameworks=("tensorflow", "torch"))["torch"] == "cpu"
 
@@ -32,6 +35,15 @@ def test_cuda_without_a_gpu_is_an_error_not_a_silent_cpu_run():
         select_device("cuda")
     with pytest.raises(DeviceError, match="DEVICE=cuda but torch sees no GPU"):
         torch_device("cuda")
+    with pytest.raises(DeviceError, match="DEVICE=cuda but ONNX Runtime has no CUDA provider"):
+        onnx_providers("cuda")
+
+
+def test_openvino_falls_back_to_the_cpu_under_cuda():
+    """OpenVINO's GPU plugin is for Intel GPUs: with DEVICE=cuda the generator runs on the CPU."""
+    assert openvino_device("cuda") in {"CPU", "GPU"}
+    if not _has_cuda():
+        assert openvino_device("cuda") == "CPU"
 
 
 def test_healthz_names_the_device_problem(app, client):

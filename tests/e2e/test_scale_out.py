@@ -40,7 +40,7 @@ def test_two_workers_split_the_jobs_and_none_runs_twice(tmp_path, migrated_db, r
     workers = [Worker(instance, f"worker-{n}", REDIS_URL=redis_url) for n in (1, 2)]
     try:
         for worker in workers:  # both idle on the queue before the first job arrives
-            worker.wait_ready()
+            worker.wait_ready(timeout=480)  # two model loads at once on a busy machine
         urls = submit(client, headers, scenes)
         statuses = [wait_for(client, url, headers, finished, timeout=600) for url in urls]
     finally:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import current_app, g, jsonify, request, url_for
 
 from webapp import media
@@ -70,10 +72,8 @@ def media_extra(media_id: int):
     if found is None:
         raise NotFound("The result has no such extra file.")
     path, content_type = found
-    response = send_file(path, mimetype=content_type, conditional=True, max_age=0)
-    response.headers["Cache-Control"] = "private, no-cache"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    relative = Path(path).resolve().relative_to(media.media_root().resolve()).as_posix()
+    return media.send(relative, content_type, cache_control="private, no-cache")
 
 
 @api_bp.get("/media/<int:media_id>/faces")
