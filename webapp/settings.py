@@ -207,6 +207,8 @@ def load_settings(instance_path: Path, environ=None, override: dict | None = Non
         **raw,
         "SECRET_KEY": raw["SECRET_KEY"] or _instance_secret(instance_path),
         "SQLALCHEMY_DATABASE_URI": normalize_database_url(str(database_url)),
+        # A connection the database dropped (restart, failover) is noticed before it is used.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "MODEL_DIR": str(raw["MODEL_DIR"] or instance_path / "models"),
         "MEDIA_DIR": str(raw["MEDIA_DIR"] or instance_path / "media"),
         "MAX_CONTENT_LENGTH": int(raw["UPLOAD_MAX_MB"]) * 1024 * 1024,
