@@ -230,7 +230,7 @@ def studio_kill(front: NginxFront, instance: Path, database_url: str, token: str
 
     with psycopg.connect(database_url) as connection:
         attempts, result_id = connection.execute(
-            "SELECT attempts, result_id FROM studio_jobs WHERE id = %s", (body["id"],)
+            "SELECT attempts, result_id FROM studio_jobs WHERE id = %s", (body["job_id"],)
         ).fetchone()
         results = connection.execute(
             "SELECT COUNT(*) FROM media_assets WHERE origin = 'result'"
@@ -241,6 +241,11 @@ def studio_kill(front: NginxFront, instance: Path, database_url: str, token: str
         f"{time.perf_counter() - started:.1f} s (incl. the new worker's model load), "
         f"attempts {attempts}, result media rows {results} (result id {result_id})"
     ]
+
+
+def progress(result: tuple[str, kb.LoadResult]) -> None:
+    """Show a finished run at once on stderr (the report comes at the end on stdout)."""
+    print(row(*result), file=sys.stderr, flush=True)
 
 
 def kb_finished() -> set[str]:
@@ -265,10 +270,11 @@ def main() -> None:
             port = front.https_port
             warm = [kb.multipart(kb.still(p, g)) for p, _ in kb.PEOPLE for g in ("O", "capture")]
             kb.warm_up(port, tokens["load2-0"], warm)
-            results = [
-                ("steady", load_run(port, tokens, [f"load{n}-{i}" for i in range(n)], pg.url))
-                for n in KIOSKS
-            ]
+            results = []
+            for n in KIOSKS:
+                names = [f"load{n}-{i}" for i in range(n)]
+                results.append(("steady", load_run(port, tokens, names, pg.url)))
+                progress(results[-1])
 
             def kill_web_worker() -> None:
                 os.kill(min(worker_pids(server.process.pid)), signal.SIGKILL)
@@ -279,6 +285,7 @@ def main() -> None:
                     load_run(port, tokens, ["web-kill-0", "web-kill-1"], pg.url, kill_web_worker),
                 )
             )
+            progress(results[-1])
             server_ready_again = wait_all_ready(server, front)
 
             def stop_database() -> None:
@@ -294,7 +301,11 @@ def main() -> None:
                     load_run(port, tokens, ["db-stop-0", "db-stop-1"], pg.url, stop_database),
                 )
             )
-            studio = studio_kill(front, instance, pg.url, tokens["studio"])
+            progress(results[-1])
+            try:
+                studio = studio_kill(front, instance, pg.url, tokens["studio"])
+            except Exception as exc:  # report the other figures anyway
+                studio = [f"- studio worker kill -9: the measurement failed: {exc!r}"]
             problems = [p for p in server.problems() if "Traceback" in p]
             nginx_log = front.access_log()
     out += [
