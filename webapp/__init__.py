@@ -41,6 +41,11 @@ def create_app(config: dict | None = None) -> Flask:
     i18n.init_app(app)
     models.init_app(app)
     register_error_handlers(app)
+    from webapp import media, resilience, security
+
+    security.init_app(app)
+    resilience.init_app(app)
+    media.init_app(app)
 
     from webapp import (
         admin,

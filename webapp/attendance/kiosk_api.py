@@ -94,7 +94,11 @@ def kiosk_frame(session_id: str):
 @kiosk_required
 def kiosk_direction(session_id: str):
     """Switch the running attempt between check-in and check-out."""
-    body = request.get_json(silent=True) or {}
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise AppError(
+            'Send a JSON object such as {"direction": "check_out"}.', "invalid_direction"
+        )
     session = kiosk.set_direction(g.kiosk, session_id, str(body.get("direction", "")))
     return jsonify(session_view(session))
 

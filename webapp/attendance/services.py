@@ -87,11 +87,14 @@ def revoke_kiosk(name_or_id: str | int, actor=None) -> Kiosk:
     return kiosk
 
 
-def kiosk_for_token(token: str) -> Kiosk | None:
-    """Return the active kiosk holding this token, noting that it was seen."""
+def kiosk_for_token(token: str, note_seen: bool = True) -> Kiosk | None:
+    """Return the active kiosk holding this token; `note_seen` records when it was last seen
+    (a short write of its own: callers on read paths pass False and write nothing)."""
     kiosk = db.session.scalar(select(Kiosk).where(Kiosk.token_hash == hash_token(token)))
     if kiosk is None or kiosk.revoked_at is not None:
         return None
+    if not note_seen:
+        return kiosk
     now = utcnow()
     if kiosk.last_seen_at is None or now - kiosk.last_seen_at > LAST_SEEN_RESOLUTION:
         kiosk.last_seen_at = now
