@@ -367,6 +367,7 @@ def _caption_burner(items, fps: float, shape: tuple[int, ...]):
             probe_img = ImageDraw.Draw(Image.new("L", (1, 1)))
             lines = _wrap(text, font, probe_img, int(width * 0.9))
             box = probe_img.multiline_textbbox((0, 0), "\n".join(lines), font=font, align="center")
+            box = [round(b) for b in box]
             w, h = box[2] - box[0] + 16, box[3] - box[1] + 12
             canvas = Image.new("L", (w, h), 0)
             ImageDraw.Draw(canvas).multiline_text(

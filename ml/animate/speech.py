@@ -189,17 +189,23 @@ def _timed(text, samples, rate, events, language) -> Speech:
         end = marks[k + 1][0] if k + 1 < len(marks) else duration
         if end > start:
             phonemes.append(Phoneme(name, start, end))
+    # Words are the text's own (punctuation kept), timed by espeak's word events: a word starts
+    # at the first event inside it; one espeak merged into its neighbour starts where that ends.
+    word_marks = sorted(
+        (pos - 1, sample / rate) for kind, sample, pos, _, _ in events if kind == _EVENT_WORD
+    )
+    tokens = [(m.start(), m.end(), m.group()) for m in re.finditer(r"\S+", text)]
+    starts: list[float | None] = []
+    for begin, end, _ in tokens:
+        inside = [t for p, t in word_marks if begin <= p < end]
+        starts.append(min(inside) if inside else None)
+    spoken_end = max((p.end for p in phonemes if not p.name.startswith("_")), default=duration)
     words: list[Word] = []
-    word_marks = [
-        (s / rate, pos, length) for kind, s, pos, length, _ in events if kind == _EVENT_WORD
-    ]
-    for k, (start, pos, length) in enumerate(word_marks):
-        end = word_marks[k + 1][0] if k + 1 < len(word_marks) else duration
-        spoken = [p for p in phonemes if start <= p.start < end and not p.name.startswith("_")]
-        if spoken:
-            end = spoken[-1].end
-        piece = text[max(pos - 1, 0) : max(pos - 1, 0) + length]
-        words.append(Word(piece, start, max(end, start)))
+    for k, (_, _, token) in enumerate(tokens):
+        start = starts[k] if starts[k] is not None else (words[-1].end if words else 0.0)
+        later = [t for t in starts[k + 1 :] if t is not None]
+        end = later[0] if later else spoken_end
+        words.append(Word(token, start, max(end, start)))
     return Speech(samples, rate, phonemes, words, language)
 
 

@@ -362,7 +362,10 @@ class Warper:
         central = np.clip(1.0 - np.abs(along - 0.5) / 0.36, 0.0, 1.0)
         # Cavity: the lip colour darkened, darkest in the middle of the opening.
         depth = 0.55 + 0.45 * np.sin(np.pi * t) * central
-        cavity = self.lip_colour * 0.28 * (1.0 - 0.55 * depth)[..., None]
+        cavity = self.lip_colour * 0.4 * (1.0 - 0.55 * depth)[..., None]
+        # The tongue: a dim lip-coloured mound over the lower part of the opening.
+        tongue = (_smooth(t, 0.55, 0.9) * _smooth(central, 0.2, 0.7) * 0.55)[..., None]
+        cavity = cavity * (1 - tongue) + self.lip_colour * 0.55 * tongue
         # Lower teeth: a faint band over the lower lip.
         shade = np.clip(self.skin_luma / 150.0, 0.55, 1.1)
         tooth = np.array([226.0, 220.0, 206.0]) * shade
