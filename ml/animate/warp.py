@@ -25,10 +25,8 @@ from ml.animate.rig import (
     LID_CREASES,
     LOWER_INNER,
     LOWER_LIDS,
-    LOWER_LIP,
     UPPER_INNER,
     UPPER_LIDS,
-    UPPER_LIP,
     FaceFrame,
     face_frame,
 )
@@ -37,21 +35,24 @@ from ml.face_mesh import FACE_OVAL, INNER_LIPS, LEFT_EYE, RIGHT_EYE
 NOSE = (1, 4, 5, 6, 168, 197, 195, 98, 327, 2, 94, 331, 102)
 CHIN_AREA = (200, 199, 175, 18, 83, 313, 201, 421, 194, 418, 32, 262)
 FOREHEAD_AREA = (151, 9, 108, 337, 69, 299, 104, 333)
+OUTER_LIPS = (
+    61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40, 185,
+)  # fmt: skip
 # Mid-cheek points are left out: when the head turns they slide past the outline points in depth
 # order and the spline folds between them.
 CONTROLS = tuple(
     dict.fromkeys(
         FACE_OVAL + RIGHT_EYE + LEFT_EYE + sum(UPPER_LIDS + LOWER_LIDS + LID_CREASES, ())
         + sum(BROWS, ()) + NOSE + CHIN_AREA + FOREHEAD_AREA
-        + UPPER_LIP + LOWER_LIP + (61, 291, 62, 292, 76, 306)
+        + OUTER_LIPS + UPPER_INNER + LOWER_INNER + (62, 292, 76, 306, 11, 16)
     )
 )  # fmt: skip
 
 RING_SEMI_AXES = (1.2, 1.05)  # the fixed ellipse, in face widths / heights from the face centre
 RING_POINTS = 28
 HEAD_RADIUS = 0.78  # the weight is 1 inside this fraction of the ring, falling to 0 at the ring
-MAX_GRID_POINTS = 9_000  # coarse grid size for the spline (the field is smooth)
-MAX_DETAIL_POINTS = 12_000  # exact evaluation around the eyes and mouth
+MAX_GRID_POINTS = 6_000  # coarse grid size for the spline (the field is smooth)
+MAX_DETAIL_POINTS = 5_000  # exact evaluation around the mouth
 REGULARIZATION = 1e-5  # in face-width units
 MIN_CONTROL_GAP = 0.75  # pixels: of two control points closer than this, the later is dropped
 
@@ -227,15 +228,15 @@ class Warper:
         return self.identity + (fine * self.weight).permute(0, 2, 3, 1)
 
     def _refine(self, fine, target: np.ndarray, dst_t, w, a) -> None:
-        """Evaluate the spline exactly (no upsampling) around the eyes and mouth, in place.
+        """Evaluate the spline exactly (no upsampling) around the mouth, in place.
 
-        Eyelids closing and lips parting are folds a few pixels wide that the coarse grid would
-        blur.
+        Lips parting from a closed mouth is a fold a few pixels wide that the coarse grid would
+        blur. (Blinks are not in the spline; see `_close_eye`.)
         """
         torch = self.torch
         bx0, by0, bx1, by1 = self.box
         boxes = []
-        for ring, grow in ((RIGHT_EYE, 0.7), (LEFT_EYE, 0.7), (INNER_LIPS, 0.9)):
+        for ring, grow in ((INNER_LIPS, 0.6),):
             pts = np.concatenate([target[list(ring), :2], self.source[list(ring), :2]])
             lo, hi = pts.min(axis=0), pts.max(axis=0)
             pad = grow * (hi - lo).max() / 2 + 2 * self.step
@@ -400,11 +401,6 @@ class Warper:
         region = out[y0:y1, x0:x1].astype(np.float64)
         blended = region * (1 - alpha[..., None]) + interior * alpha[..., None]
         out[y0:y1, x0:x1] = np.clip(np.round(blended), 0, 255).astype(np.uint8)
-
-
-OUTER_LIPS = (
-    61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40, 185,
-)  # fmt: skip
 
 
 @contextmanager
