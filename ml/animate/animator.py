@@ -78,6 +78,8 @@ class Animation:
     has_audio: bool
     targets: list[Target] = field(default_factory=list, repr=False)  # per frame
     subtitles: str | None = None  # WebVTT, for the talking photo
+    language: str | None = None  # of the speech
+    speech_version: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -144,8 +146,12 @@ class Animator:
         fps: float = 25.0,
         seed: int | None = None,
         progress: Callable[[float], None] | None = None,
+        metadata: dict[str, str] | None = None,
     ) -> Animation:
-        """Animate the photo with a built-in motion (see `ml.animate.motions.MOTIONS`)."""
+        """Animate the photo with a built-in motion (see `ml.animate.motions.MOTIONS`).
+
+        `metadata` becomes MP4 tags (the studio's provenance fields).
+        """
         track = motion_track(motion, seconds, fps, seed)
         started = time.perf_counter()
         prepared = self.prepare(photo)
@@ -153,7 +159,7 @@ class Animator:
             (self.target(prepared, p, prepared.rig.displacement(e)), (e.blink_left, e.blink_right))
             for p, e in track
         ]
-        return self._write(prepared, targets, dst, fps, None, 0, progress, started)
+        return self._write(prepared, targets, dst, fps, None, 0, progress, started, metadata)
 
     # -- reenactment ----------------------------------------------------------------------------
 
@@ -163,7 +169,7 @@ class Animator:
         progress: Callable[[float], None] | None = None,
     ) -> tuple[list[np.ndarray], float]:
         """The driving video's smoothed face landmarks per frame, and its frame rate."""
-        from ml.face_swap import OneEuroFilter
+        from ml.tracking import OneEuroFilter
 
         info = probe(driving, max_duration=MAX_DRIVING_SECONDS, max_pixels=DEFAULT_MAX_PIXELS)
         fps = info.fps if info.fps > 0 else 25.0
@@ -205,6 +211,7 @@ class Animator:
         reference: str = "first",
         keep_audio: bool = True,
         progress: Callable[[float], None] | None = None,
+        metadata: dict[str, str] | None = None,
     ) -> Animation:
         """Move the photo's face as the face in the driving video moves.
 
@@ -224,7 +231,7 @@ class Animator:
             targets.append((self.target(prepared, pose, expression), blinks))
         audio = read_audio(driving, 44_100) if keep_audio else None
         stage = (lambda f: progress(0.4 + 0.6 * f)) if progress else None
-        result = self._write(prepared, targets, dst, fps, audio, 44_100, stage, started)
+        result = self._write(prepared, targets, dst, fps, audio, 44_100, stage, started, metadata)
         result.timings["driving_landmarks"] = measured - started
         return result
 
@@ -250,6 +257,7 @@ class Animator:
         words_per_minute: int = 150,
         seed: int | None = None,
         progress: Callable[[float], None] | None = None,
+        metadata: dict[str, str] | None = None,
     ) -> Animation:
         """The photo speaks `text` (Korean or English): audio, lip motion and WebVTT subtitles."""
         from ml.animate.speech import cues, mouth_track, webvtt
@@ -281,9 +289,11 @@ class Animator:
         burn = _caption_burner(subtitle_cues, fps, prepared.image.shape) if burn_subtitles else None
         result = self._write(
             prepared, targets, dst, fps, speech.samples, speech.sample_rate, progress, started,
-            post=burn,
+            metadata, post=burn,
         )  # fmt: skip
         result.subtitles = webvtt(subtitle_cues)
+        result.language = speech.language
+        result.speech_version = self.synthesizer().version
         return result
 
     # -- rendering ------------------------------------------------------------------------------
@@ -303,6 +313,7 @@ class Animator:
         sample_rate: int,
         progress: Callable[[float], None] | None,
         started: float,
+        metadata: dict[str, str] | None = None,
         post: Callable[[np.ndarray, int], np.ndarray] | None = None,
     ) -> Animation:
         total = len(targets)
@@ -318,9 +329,8 @@ class Animator:
                 yield frame
 
         report = (lambda n: progress(min(n / total, 0.999))) if progress else None
-        info = write_video(
-            dst, produce(), fps, audio, sample_rate, {"comment": self.version}, report
-        )
+        tags = {"comment": self.version, **(metadata or {})}
+        info = write_video(dst, produce(), fps, audio, sample_rate, tags, report)
         height, width = prepared.image.shape[:2]
         return Animation(
             Path(dst), info.frames, fps, info.duration, width, height, info.has_audio, targets,

@@ -23,6 +23,10 @@ class MotionError(ValueError):
 
     code = "bad_motion"
 
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
 
 def motion_track(
     motion: str, seconds: float, fps: float, seed: int | None = None

@@ -104,6 +104,11 @@ _CALLBACK = ctypes.CFUNCTYPE(
 )
 
 
+def speech_available(library: str | None = None) -> bool:
+    """Whether libespeak-ng can be found (without loading it)."""
+    return bool(library or ctypes.util.find_library("espeak-ng"))
+
+
 class Synthesizer:
     """libespeak-ng in one process; raises SpeechError `speech_unavailable` when not installed."""
 
