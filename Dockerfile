@@ -5,7 +5,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
     INSTANCE_PATH=/data MODEL_DIR=/srv/models BIND=0.0.0.0:8000
 
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libgl1 libglib2.0-0 \
+ && apt-get install -y --no-install-recommends libgl1 libglib2.0-0 espeak-ng fonts-nanum \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app

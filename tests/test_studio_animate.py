@@ -103,6 +103,10 @@ def test_a_text_is_spoken_with_subtitles(studio):
     assert vtt.status_code == 200
     body = vtt.get_data(as_text=True)
     assert body.startswith("WEBVTT") and "Nice to meet you." in body
+    # The job page plays the video with the subtitles as its track.
+    page = login(studio["app"].test_client(), STUDIO_EMAIL, "correct-horse-battery")
+    html = page.get(f"/studio/jobs/{status['job_id']}").get_data(as_text=True)
+    assert f'<track kind="subtitles" src="{extras["subtitles.vtt"]}" srclang="en"' in html
 
 
 def test_a_driving_video_moves_the_face(studio, tmp_path):

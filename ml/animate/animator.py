@@ -9,6 +9,7 @@ landmarks into frames.
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -363,8 +364,17 @@ def _caption_burner(items, fps: float, shape: tuple[int, ...]):
     """A per-frame function drawing the current cue at the bottom of the frame."""
     from PIL import Image, ImageDraw
 
+    from ml.animate.speech import SpeechError
+
     height, width = shape[:2]
     font = caption_font(max(14, round(height / 22)))
+    hangul = any(re.search(r"[\uac00-\ud7a3]", c.text) for c in items)
+    if hangul and "Nanum" not in str(getattr(font, "path", "")):
+        raise SpeechError(
+            "subtitle_font_missing",
+            "Burnt-in Korean subtitles need a Hangul font (Debian package fonts-nanum); "
+            "leave 'burn the subtitles' off to get them as a subtitle track only.",
+        )
     rendered: dict[int, tuple[np.ndarray, np.ndarray, int, int]] = {}
 
     def draw(frame: np.ndarray, index: int) -> np.ndarray:
