@@ -347,6 +347,16 @@
       retry.hidden = !['failed', 'cancelled'].includes(job.status);
       if (job.result && shownResult !== job.result.url) {
         resultBox.replaceChildren(mediaElement(job.result.url, job.result.media_type, t.resultAlt));
+        // A WebVTT extra output (e.g. a talking photo's subtitles) becomes the video's track.
+        const player = resultBox.querySelector('video');
+        (job.result.extras || []).filter((extra) => extra.name.endsWith('.vtt')).forEach((extra, i) => {
+          if (!player) return;
+          const track = Object.assign(document.createElement('track'), {
+            kind: 'subtitles', src: extra.url, label: t.subtitles, default: i === 0,
+          });
+          track.srclang = (job.details && job.details.language) || 'en';
+          player.append(track);
+        });
         download.href = job.result.download_url;
         download.hidden = false;
         shownResult = job.result.url;
