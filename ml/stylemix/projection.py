@@ -126,11 +126,13 @@ def project(
     settings: ProjectionSettings | None = None,
     init_w_plus: np.ndarray | None = None,
     progress: ProgressCallback | None = None,
+    reconstruct: bool = True,
 ) -> Projection:
     """Fit a latent whose rendering matches `target_rgb` (a 1024 px FFHQ-aligned face).
 
     `points` are the five aligned landmarks (for the landmark term); `init_w_plus` warm-starts
-    (the previous video frame's latent); `progress(step, total, loss)` is called every step.
+    (the previous video frame's latent); `progress(step, total, loss)` is called every step;
+    without `reconstruct` the final rendering is skipped (an empty array is kept).
     """
     settings = settings or ProjectionSettings()
     device = generator.device_name
@@ -171,9 +173,11 @@ def project(
         losses.append(float(loss.detach()))
         if progress is not None:
             progress(step + 1, total, losses[-1])
-    with torch.no_grad():
-        final = latent.expand(-1, generator.num_layers, -1).detach()
-        reconstruction = to_uint8_rgb(generator.synthesize(final))
+    final = latent.expand(-1, generator.num_layers, -1).detach()
+    reconstruction = np.zeros((0, 0, 3), dtype=np.uint8)
+    if reconstruct:
+        with torch.no_grad():
+            reconstruction = to_uint8_rgb(generator.synthesize(final))
     return Projection(final[0].cpu().numpy(), reconstruction, losses, settings)
 
 
@@ -202,3 +206,12 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     """Peak signal-to-noise ratio in dB of two uint8 images."""
     mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
     return 99.0 if mse == 0 else 10.0 * math.log10(255.0**2 / mse)
+
+
+def identity_crop(aligned: np.ndarray, size: int = 160) -> np.ndarray:
+    """The inner face of an FFHQ-framed image, resized for FaceNet (same crop for any face)."""
+    import cv2
+
+    side = aligned.shape[0]
+    top, bottom, left, right = (round(side * f) for f in (0.22, 0.86, 0.18, 0.82))
+    return cv2.resize(aligned[top:bottom, left:right], (size, size), interpolation=cv2.INTER_AREA)
