@@ -1,9 +1,8 @@
 """Put a face in the FFHQ frame the generator draws in, and paste a generated face back.
 
-The FFHQ recipe (Karras et al., dataset tool): from the eye centres and mouth corners, the crop is
-a square centred a tenth of the way from the eyes' midpoint to the mouth's, rotated so the eyes are
-level, with a side of max(2 x eye distance, 1.8 x eye-to-mouth distance) times two. Here the five
-points come from MTCNN (image-left eye first).
+The five MTCNN points (image-left eye first) are mapped by a least-squares similarity transform
+onto where this generator puts them (`ml.generator.FFHQ_FIVE`, measured on its own faces), which
+is the FFHQ dataset's crop (eyes level, centred a little below the eyes, face about half the side).
 """
 
 from __future__ import annotations
@@ -12,6 +11,9 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+
+from ml.age_gender import similarity_transform
+from ml.generator import FFHQ_FIVE
 
 
 @dataclass(frozen=True)
@@ -23,32 +25,17 @@ class AlignedFace:
     points: np.ndarray  # the five points in aligned coordinates
 
 
-def ffhq_quad(points: np.ndarray) -> np.ndarray:
-    """The FFHQ crop quad (4x2: top-left, bottom-left, bottom-right, top-right) for five points."""
-    pts = np.asarray(points, dtype=np.float64)
-    eye_left, eye_right, _nose, mouth_left, mouth_right = pts
-    eye_avg = (eye_left + eye_right) * 0.5
-    eye_to_eye = eye_right - eye_left
-    mouth_avg = (mouth_left + mouth_right) * 0.5
-    eye_to_mouth = mouth_avg - eye_avg
-    x = eye_to_eye - np.flipud(eye_to_mouth) * np.array([-1.0, 1.0])
-    x /= np.hypot(*x)
-    x *= max(np.hypot(*eye_to_eye) * 2.0, np.hypot(*eye_to_mouth) * 1.8)
-    y = np.flipud(x) * np.array([-1.0, 1.0])
-    centre = eye_avg + eye_to_mouth * 0.1
-    return np.stack([centre - x - y, centre - x + y, centre + x + y, centre + x - y])
-
-
-def quad_matrix(quad: np.ndarray, size: int) -> np.ndarray:
-    """The affine matrix taking the quad's corners to the size x size square's."""
-    src = np.asarray(quad[:3], dtype=np.float32)
-    dst = np.array([[0, 0], [0, size], [size, size]], dtype=np.float32)
-    return cv2.getAffineTransform(src, dst)
+def frame_matrix(points: np.ndarray, size: int) -> np.ndarray:
+    """The 2x3 similarity taking the five points onto the FFHQ frame's, at size x size."""
+    src = np.asarray(points, dtype=np.float64).reshape(5, 2)
+    if np.ptp(src, axis=0).max() < 2.0:
+        raise ValueError("the five face points are degenerate")
+    return similarity_transform(src, FFHQ_FIVE * size)
 
 
 def align(rgb: np.ndarray, points: np.ndarray, size: int = 1024) -> AlignedFace:
     """Warp the face with these five points into a size x size FFHQ-framed crop."""
-    matrix = quad_matrix(ffhq_quad(points), size)
+    matrix = frame_matrix(points, size)
     image = cv2.warpAffine(
         rgb, matrix, (size, size), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REFLECT
     )

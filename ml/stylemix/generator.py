@@ -6,7 +6,8 @@ wavelet "to image" conv). `TorchStyleGAN.synthesize` feeds each of those its own
 be mixed as in StyleGAN style mixing. Layers are ordered from coarse (4x4) to fine, and each has
 the resolution of the feature map it modulates (`layer_resolutions`).
 
-The output is the IR's: 1x3x1024x1024 BGR in [-1, 1]; `to_rgb01` turns it into RGB in [0, 1].
+The output is the IR's: 1x3x1024x1024 RGB in [-1, 1] (RGB, not BGR: read as BGR the skin turns
+blue); `to_rgb01` maps it to [0, 1].
 """
 
 from __future__ import annotations
@@ -138,7 +139,7 @@ class TorchStyleGAN(torch.nn.Module):
         return w[:, None, :].expand(-1, self.num_layers, -1)
 
     def synthesize(self, w_plus: torch.Tensor) -> torch.Tensor:
-        """W+ (N, layers, 512) -> image (N, 3, 1024, 1024), BGR in [-1, 1], as the IR."""
+        """W+ (N, layers, 512) -> image (N, 3, 1024, 1024), RGB in [-1, 1], as the IR."""
         if w_plus.dim() != 3 or w_plus.shape[1:] != (self.num_layers, W_DIM):
             raise ValueError(f"W+ must be (N, {self.num_layers}, {W_DIM}), got {w_plus.shape}")
         w_plus = w_plus.to(self.device_name)
@@ -150,8 +151,8 @@ class TorchStyleGAN(torch.nn.Module):
 
 
 def to_rgb01(image: torch.Tensor) -> torch.Tensor:
-    """Generator output (BGR, [-1, 1]) -> RGB in [0, 1] (not clamped, so gradients flow)."""
-    return (image.flip(1) + 1.0) * 0.5
+    """Generator output ([-1, 1]) -> [0, 1] (not clamped, so gradients flow)."""
+    return (image + 1.0) * 0.5
 
 
 def downsample(image: torch.Tensor, size: int) -> torch.Tensor:

@@ -150,40 +150,70 @@ class StyleMixer:
         progress: Progress | None = None,
     ):
         """Mix the main tracked face of every frame; H.264 out with the input's audio."""
-        from ml.video import FaceTracker, probe, transform_video
+        from ml.video import transform_video
 
-        total = max(probe(src).frames, 1)
-        tracker = FaceTracker()
-        state: dict[str, object] = {"latent": None, "face": None, "track": None}
-        warm = replace(settings.first, iterations=settings.iterations)
+        frames = VideoStyleMixer(self, other, strengths, settings, look, generator)
+        return transform_video(src, dst, frames, progress=progress)
 
-        def frame_fn(rgb: np.ndarray, index: int) -> np.ndarray:
-            faces = self.detector.detect(rgb)
-            tracks = tracker.update([face.box for face in faces])
-            track = _main_track(tracks, state.get("track"))
-            if track is None or track.index is None:
-                # The face is lost (or only coasting): leave the frame as it is.
-                if progress is not None:
-                    progress((index + 1) / total)
-                return rgb
-            state["track"] = track.id
-            aligned = align(rgb, five_points(faces[track.index]), OUTPUT_SIZE)
-            previous = state["latent"]
-            if previous is None or index % settings.keyframe_every == 0 or state["face"] is None:
-                chosen = settings.first if previous is None else warm
-                fit = self.project_face(
-                    aligned, chosen, init_w_plus=previous, reconstruct=False
-                ).w_plus
-                if previous is not None and settings.smoothing > 0:
-                    fit = settings.smoothing * previous + (1.0 - settings.smoothing) * fit
-                state["latent"] = fit
-                mixed = self.mix_latents(fit, other, strengths)
-                state["face"] = self.render(mixed, look, generator)
-            if progress is not None:
-                progress((index + 1) / total)
-            return paste_back(rgb, state["face"], aligned.matrix)
 
-        return transform_video(src, dst, frame_fn)
+class VideoStyleMixer:
+    """Per-frame style mixing with state: the tracked face, its latent, the last mixed face.
+
+    Each (key)frame: detect -> follow the same track -> align -> project warm-started from the
+    previous latent (few iterations) -> running average of latents (no flicker) -> mix -> render;
+    every frame: paste the last mixed face with this frame's alignment (feathered mask).
+    """
+
+    def __init__(
+        self,
+        mixer: StyleMixer,
+        other: np.ndarray,
+        strengths: Mapping[str, float],
+        settings: VideoSettings,
+        look: Look | None = None,
+        generator: TorchStyleGAN | None = None,
+    ) -> None:
+        from ml.video import FaceTracker
+
+        if settings.keyframe_every < 1:
+            raise ValueError("keyframe_every must be >= 1")
+        self.mixer, self.other, self.strengths = mixer, other, dict(strengths)
+        self.settings, self.look, self.generator = settings, look, generator
+        self.tracker = FaceTracker()
+        self.warm = replace(settings.first, iterations=settings.iterations)
+        self.latent: np.ndarray | None = None
+        self.face: np.ndarray | None = None
+        self.track_id: int | None = None
+        self.frames = self.mixed = self.projected = 0
+
+    def __call__(self, rgb: np.ndarray, index: int) -> np.ndarray:
+        """This frame with the mixed face pasted in (unchanged when no face is found)."""
+        self.frames += 1
+        faces = self.mixer.detector.detect(rgb)
+        tracks = self.tracker.update([face.box for face in faces])
+        track = _main_track(tracks, self.track_id)
+        if track is None or track.index is None:
+            return rgb  # the face is lost or only coasting: leave the frame as it is
+        self.track_id = track.id
+        aligned = align(rgb, five_points(faces[track.index]), OUTPUT_SIZE)
+        if self.latent is None or self.face is None or index % self.settings.keyframe_every == 0:
+            previous = self.latent
+            chosen = self.settings.first if previous is None else self.warm
+            fit = self.mixer.project_face(
+                aligned, chosen, init_w_plus=previous, reconstruct=False
+            ).w_plus
+            if previous is not None and self.settings.smoothing > 0:
+                fit = self.settings.smoothing * previous + (1.0 - self.settings.smoothing) * fit
+            self.latent = fit
+            mixed = self.mixer.mix_latents(fit, self.other, self.strengths)
+            self.face = self.mixer.render(mixed, self.look, self.generator)
+            self.projected += 1
+        self.mixed += 1
+        return paste_back(rgb, self.face, aligned.matrix)
+
+    def report(self) -> dict:
+        """What was done, for the job's details."""
+        return {"frames": self.frames, "frames_mixed": self.mixed, "projections": self.projected}
 
 
 def _main_track(tracks, previous_id):

@@ -64,6 +64,7 @@ class Projection:
     reconstruction: np.ndarray  # 1024x1024x3 uint8 RGB
     losses: list[float] = field(default_factory=list)
     settings: ProjectionSettings = field(default_factory=ProjectionSettings)
+    snapshots: dict[int, np.ndarray] = field(default_factory=dict)  # step -> W+ at that step
 
 
 def _gaussian_window(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
@@ -127,12 +128,14 @@ def project(
     init_w_plus: np.ndarray | None = None,
     progress: ProgressCallback | None = None,
     reconstruct: bool = True,
+    checkpoints: frozenset[int] = frozenset(),
 ) -> Projection:
     """Fit a latent whose rendering matches `target_rgb` (a 1024 px FFHQ-aligned face).
 
     `points` are the five aligned landmarks (for the landmark term); `init_w_plus` warm-starts
     (the previous video frame's latent); `progress(step, total, loss)` is called every step;
-    without `reconstruct` the final rendering is skipped (an empty array is kept).
+    without `reconstruct` the final rendering is skipped (an empty array is kept); the latent
+    after each step in `checkpoints` (0 = the start) is kept in `snapshots`.
     """
     settings = settings or ProjectionSettings()
     device = generator.device_name
@@ -155,6 +158,14 @@ def project(
     optimizer = torch.optim.Adam([latent], lr=settings.learning_rate, betas=(0.9, 0.999))
     losses: list[float] = []
     total = settings.iterations
+    snapshots: dict[int, np.ndarray] = {}
+
+    def keep(step: int) -> None:
+        if step in checkpoints:
+            current = latent.detach().expand(-1, generator.num_layers, -1)
+            snapshots[step] = current[0].cpu().numpy().copy()
+
+    keep(0)
     for step in range(total):
         # Cosine ramp-down of the step size over the last 25% and a short ramp-up, as in the
         # StyleGAN2 projector.
@@ -171,6 +182,7 @@ def project(
         loss.backward()
         optimizer.step()
         losses.append(float(loss.detach()))
+        keep(step + 1)
         if progress is not None:
             progress(step + 1, total, losses[-1])
     final = latent.expand(-1, generator.num_layers, -1).detach()
@@ -178,7 +190,7 @@ def project(
     if reconstruct:
         with torch.no_grad():
             reconstruction = to_uint8_rgb(generator.synthesize(final))
-    return Projection(final[0].cpu().numpy(), reconstruction, losses, settings)
+    return Projection(final[0].cpu().numpy(), reconstruction, losses, settings, snapshots)
 
 
 def _loss(

@@ -29,6 +29,17 @@ from ml.stylemix.ir_torch import IRModule
 
 NUM_LOOKS = 26
 LOOKS_MODEL = "multistyle26.onnx"
+# Named looks among the 26 styles (picked from a contact sheet on a generated face).
+LOOKS: dict[str, int] = {
+    "cartoon_ink": 11,  # inked comic drawing on light paper
+    "cartoon_flat": 21,  # flat colour areas with dark outlines
+    "sketch": 2,  # charcoal sketch
+    "watercolour": 14,  # pale washes
+    "oil": 5,  # oil painting
+    "sepia": 10,  # brown etching
+    "brush": 19,  # swirling blue brush strokes
+    "stained_glass": 1,  # bold black leading, yellow panes
+}
 
 
 class StyleLooks:
