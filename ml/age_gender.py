@@ -31,6 +31,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ml.device import onnx_providers
+
 AGE_FILE = "age-v1.onnx"
 GENDER_FILE = "gender-v1.onnx"
 MODEL_NAME = "dlib-age-gender-v1"
@@ -178,7 +180,7 @@ class AgeGenderEstimator:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
-        providers = ["CPUExecutionProvider"]
+        providers = onnx_providers()
         self._age = ort.InferenceSession(str(age_path), options, providers=providers)
         self._gender = ort.InferenceSession(str(gender_path), options, providers=providers)
         self._onnxruntime_version = ort.__version__

@@ -1,27 +1,8 @@
 """Anonymize bystanders: find every face, keep the chosen ones, replace all the others.
 
-Finding faces: MTCNN (the photo preset: faces from ~20 px) and MediaPipe's full-range face
-detector (model_selection=1), run on the whole image and on overlapping tiles so that small faces
-are large enough for its 192-px input. Its boxes are merged with MTCNN's by overlap; a face only
-MediaPipe finds is added when the face mesh confirms it (and gives its landmarks). Measured on the
-150 photos we have (5-celebrity train/val, rendered stills): MTCNN 159 faces, MediaPipe 153, one
-MediaPipe-only box (hands over a head; the mesh refuses it). Tilted heads are where MediaPipe
-adds faces: with the 25 val photos turned 75 degrees MTCNN finds 7, MediaPipe 17. Faces are
-numbered largest first; those ids are what `keep_ids` refers to.
-
-Modes:
-- ``synthetic`` (k-Same): each replaced face becomes the average of k >= 5 donors of k distinct
-  people from the face bank (`ml.face_bank`), matched in gender and age band (estimated by
-  `ml.age_gender`), warped onto the bystander's face mesh (pose and expression), moved to the
-  bystander's skin colour in LAB and Poisson-blended (cv2.seamlessClone). With FaceNet at hand
-  the bystander's own identity is never among the donors, and every replaced face is checked:
-  its FaceNet cosine to the original and to each donor must stay below the recognition threshold,
-  or other donors are tried, then the face is blurred (and the details say so).
-- ``blur``: a strong Gaussian (sigma 1/4 of the face) over an ellipse 40% larger than the face.
-- ``pixelate``: the same ellipse in blocks of 1/6 of the face size (1/8 left a rendered face at
-  FaceNet cosine 0.51 to its original; see tests/ml/test_anonymize.py).
-
-Pixels outside each replaced face's region (reported per face in ``details``) never change.
+Finding faces (MTCNN merged with MediaPipe full range, tiled), the modes (k-Same synthetic faces
+from the face bank, blur, pixelate) and the measurements behind the settings are described in
+docs/anonymize.md.
 """
 
 from __future__ import annotations
@@ -37,8 +18,10 @@ from typing import Any
 import cv2
 import numpy as np
 
+from ml import colour
 from ml.age_gender import AgeGender, AgeGenderEstimator
 from ml.alignment import align_face
+from ml.boxes import inside, iou
 from ml.detection import KEYPOINT_NAMES, DetectedFace, FaceDetector
 from ml.face_bank import (
     DonorChoice,
@@ -189,7 +172,7 @@ class WideFaceDetector:
         found.sort(key=lambda item: item[1], reverse=True)
         kept: list[tuple[np.ndarray, float, np.ndarray]] = []
         for item in found:
-            if all(_iou(item[0], other[0]) < 0.4 for other in kept):
+            if all(iou(item[0], other[0]) < 0.4 for other in kept):
                 kept.append(item)
         return [(_int_box(box, height, width), score, _five_from_mediapipe(keys))
                 for box, score, keys in kept]  # fmt: skip
@@ -574,7 +557,7 @@ class Anonymizer:
 class VideoAnonymizer:
     """Per-frame anonymizer for `ml.video.transform_video`: faces kept on frame 0 stay kept.
 
-    Faces are followed with `ml.video.FaceTracker`; a track the detector lost coasts for a few
+    Faces are followed with `ml.tracking.FaceTracker`; a track the detector lost coasts for a few
     frames and is still covered. Every face that is not a kept track, new faces included, is
     replaced in every frame. A synthetic face keeps its donors for the whole track.
     """
@@ -588,7 +571,7 @@ class VideoAnonymizer:
         tracker: Any | None = None,
     ) -> None:
         """`keep_ids` are ids of `anonymizer.detect(first frame)`."""
-        from ml.video import FaceTracker
+        from ml.tracking import FaceTracker
 
         if mode not in MODES:
             raise AnonymizeError("unknown_mode", f"mode must be one of {', '.join(MODES)}")
@@ -726,26 +709,14 @@ def _starts(length: int, tile: int, stride: int) -> list[int]:
     return [*starts, length - tile]
 
 
-def _iou(a: Sequence[float], b: Sequence[float]) -> float:
-    ix = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    return float(inter / union) if union > 0 else 0.0
-
-
-def _inside(point: tuple[float, float], box: Sequence[float]) -> bool:
-    return box[0] <= point[0] <= box[0] + box[2] and box[1] <= point[1] <= box[1] + box[3]
-
-
 def _best_match(box: Sequence[float], others: Sequence[Sequence[float]]) -> int | None:
     """The box in `others` that is the same face: IoU >= 0.3 or each centre inside the other."""
     best, best_iou = None, 0.0
     centre = (box[0] + box[2] / 2, box[1] + box[3] / 2)
     for number, other in enumerate(others):
-        overlap = _iou(box, other)
+        overlap = iou(box, other)
         other_centre = (other[0] + other[2] / 2, other[1] + other[3] / 2)
-        same = overlap >= 0.3 or (_inside(centre, other) and _inside(other_centre, box))
+        same = overlap >= 0.3 or (inside(centre, other) and inside(other_centre, box))
         if same and overlap >= best_iou:
             best, best_iou = number, overlap
     return best
@@ -808,23 +779,10 @@ def _match_colour(source: np.ndarray, target: np.ndarray, mask: np.ndarray) -> n
     teeth, eyes, brows or stray hair), and the spread moves by at most 25%: a bystander's open
     smile must not make the new face's skin paler and its features darker.
     """
-    inside = mask > 0
     src = cv2.cvtColor(source, cv2.COLOR_RGB2LAB).astype(np.float32)
     dst = cv2.cvtColor(target, cv2.COLOR_RGB2LAB).astype(np.float32)
-    src_mean, src_std = _skin_stats(src[inside])
-    dst_mean, dst_std = _skin_stats(dst[inside])
-    ratio = np.clip(dst_std / src_std, 0.8, 1.25)
-    moved = (src - src_mean) * ratio + dst_mean
+    moved = colour.transfer(src, dst, mask, (0.8, 1.25), colour.skin_stats)
     return cv2.cvtColor(np.clip(moved, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
-
-
-def _skin_stats(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and spread (LAB) of the pixels whose lightness is between its 20th and 80th centile."""
-    low, high = np.percentile(pixels[:, 0], [20, 80])
-    skin = pixels[(pixels[:, 0] >= low) & (pixels[:, 0] <= high)]
-    if len(skin) < 8:
-        skin = pixels
-    return skin.mean(axis=0), skin.std(axis=0) + 1.0
 
 
 def _poisson(source: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -1,10 +1,17 @@
-"""Choose the compute device for each framework in one place: GPU when present, else CPU."""
+"""Choose the compute device for each framework in one place: GPU when present, else CPU.
+
+`select_device(preference)` runs once per process (web worker or studio worker) and remembers the
+preference; every model then asks here for its device: TensorFlow (configured globally), torch
+(`torch_device`), ONNX Runtime (`onnx_providers`) and OpenVINO (`openvino_device`).
+"""
 
 from __future__ import annotations
 
 import logging
 
 log = logging.getLogger(__name__)
+PREFERENCES = {"auto", "cpu", "cuda"}
+_preference = "auto"
 
 
 class DeviceError(RuntimeError):
@@ -13,13 +20,17 @@ class DeviceError(RuntimeError):
 
 def select_device(preference: str = "auto", frameworks: tuple[str, ...] = ("tensorflow",)) -> dict:
     """Configure each framework for `preference` (auto, cpu, cuda) and return what was chosen."""
-    if preference not in {"auto", "cpu", "cuda"}:
+    global _preference
+    if preference not in PREFERENCES:
         raise DeviceError(f"unknown device preference {preference!r}")
+    _preference = preference
     chosen: dict[str, str] = {}
     if "tensorflow" in frameworks:
         chosen["tensorflow"] = _tensorflow_device(preference)
     if "torch" in frameworks:
         chosen["torch"] = torch_device(preference)
+    if "onnxruntime" in frameworks:
+        chosen["onnxruntime"] = onnx_providers(preference)[0]
     if "openvino" in frameworks:
         chosen["openvino"] = openvino_device(preference)
     log.info("devices: %s", chosen)
@@ -42,9 +53,11 @@ def _tensorflow_device(preference: str) -> str:
     return "cuda"
 
 
-def torch_device(preference: str = "auto") -> str:
-    """Return the torch device string for `preference`."""
+def torch_device(preference: str | None = None) -> str:
+    """Return the torch device string for `preference` (default: the process's)."""
     import torch
+
+    preference = preference or _preference
 
     available = torch.cuda.is_available()
     if preference == "cuda" and not available:
@@ -52,13 +65,27 @@ def torch_device(preference: str = "auto") -> str:
     return "cuda" if available and preference != "cpu" else "cpu"
 
 
-def openvino_device(preference: str = "auto") -> str:
-    """Return the OpenVINO device name for `preference` ("GPU" when OpenVINO sees one)."""
-    if preference not in {"auto", "cpu", "cuda"}:
-        raise DeviceError(f"unknown device preference {preference!r}")
+def onnx_providers(preference: str | None = None) -> list[str]:
+    """ONNX Runtime execution providers for `preference` (default: the process's), best first."""
+    import onnxruntime as ort
+
+    preference = preference or _preference
+    available = ort.get_available_providers()
+    if preference != "cpu" and "CUDAExecutionProvider" in available:
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    if preference == "cuda":
+        raise DeviceError("DEVICE=cuda but ONNX Runtime has no CUDA provider")
+    return ["CPUExecutionProvider"]
+
+
+def openvino_device(preference: str | None = None) -> str:
+    """The OpenVINO device string for `preference` (default: the process's): GPU or CPU."""
     import openvino as ov
 
+    preference = preference or _preference
+    devices = ov.Core().available_devices
+    if preference != "cpu" and any(d.startswith("GPU") for d in devices):
+        return "GPU"
     # OpenVINO's GPU plugin drives Intel GPUs only: on an NVIDIA host (DEVICE=cuda) it runs on
     # the CPU while TensorFlow, torch and ONNX Runtime take the GPU.
-    available = any(name.startswith("GPU") for name in ov.Core().available_devices)
-    return "GPU" if available and preference != "cpu" else "CPU"
+    return "CPU"

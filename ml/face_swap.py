@@ -1,49 +1,8 @@
 """Face swap: put the face of a source photo onto chosen faces of a target photo or video.
 
-No face-swap network can be had offline (the usual ones are downloads, not packages), so the
-default is the classical pipeline, built to follow the target's expression and light:
-
-1. MTCNN finds the faces; MediaPipe Face Mesh (`ml.face_mesh`, 478 points with refined eyes and
-   lips) runs on a crop around each face, once for the source (cached with its triangulation for a
-   whole video) and per frame for the target.
-2. Shape: the source's 3-D mesh is put in the target's pose (similarity transform) and the
-   target's points move `shape_transfer` (0.5) of the way toward it, fading to nothing at the
-   face outline; the target's own pixels are warped along, so its eyes and mouth follow.
-3. The source mesh is Delaunay-triangulated once; each triangle is warped affinely onto the
-   (moved) target triangle in one `cv2.remap`, back-facing triangles culled and the rest drawn far
-   to near by depth, so the source takes the target's head pose and expression. The source's rim
-   (hair, background past the skin) is inpainted first, once per source.
-4. Colour: Reinhard transfer (mean and spread per channel in CIE Lab, spread ratio bounded) of
-   the warped source onto the target's face statistics, inside the face mask.
-5. Seamless (Poisson) cloning (`cv2.seamlessClone`, NORMAL_CLONE) inside the mask eroded by half
-   the blend margin, then a feathered edge whose support stays inside the target's face mesh, so
-   pixels outside the target's face are never changed.
-
-Mouth and eyes. The mouth interior (inside the inner lip contour) is always the TARGET's, cut out
-of the mask: an open mouth shows the target's teeth and tongue, not a stretched picture of the
-source's lips. Closed, the region has no area, so doing it always (rather than above an "open"
-threshold) keeps video free of popping as a mouth opens. The eyelids always follow the target's
-mesh, so blinks and squints are the target's in every mode; `eyes` picks what fills the opening:
-"iris" (default) keeps the target's iris and pupil (gaze follows the target) on the source's
-eye, whose own iris is inpainted away once; "target" keeps the target's whole eye opening;
-"source" takes the source's eye, gaze included. Measured on 40 cross-person pairs of the
-5-celebrity photos (FaceNet cosine, threshold 0.45, shape_transfer 0.5): the swapped face's
-median cosine to the source 0.26 / 0.31 / 0.43 and to the original target 0.48 / 0.43 / 0.28
-("target" / "iris" / "source"); the eyes carry much of FaceNet's identity. "iris" is the
-default: expression and gaze stay the target's, as a swap that follows its target should.
-
-Limits: the face outline, hair, ears and forehead above the mesh stay the target's (the mesh
-ends at mid-forehead), as does anything in front of the face (hands, glasses are painted over);
-the source's lighting comes with its texture; a source in profile gives a poor texture for the
-hidden side. Use a frontal, evenly lit source photo without glasses.
-
-Video (`VideoSwapper`): faces are tracked with `ml.video.FaceTracker` (a missed detection
-coasts for a few frames, the mesh still runs on the predicted box), and each tracked face's
-landmarks are smoothed with a One-Euro filter (a low-pass whose cut-off rises with the landmarks'
-speed: steady when still, no lag when moving).
-
-Model slot: when `MODEL_DIR/face_swap.onnx` exists, `FaceSwapper.from_model_dir` uses it instead
-(see `OnnxSwapModel` for the interface, the common 128-px one of inswapper-style models).
+The classical pipeline (mesh warp, Lab colour transfer, Poisson cloning; target mouth and
+eyelids kept), the video tracker and smoothing, the ONNX model slot, and the measurements behind
+the defaults are described in docs/face-swap.md.
 """
 
 from __future__ import annotations
@@ -56,7 +15,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ml import colour
 from ml.detection import DetectedFace, FaceDetector
+from ml.device import onnx_providers
 from ml.errors import FaceError, NoFaceError
 from ml.face_mesh import (
     FACE_OVAL,
@@ -73,6 +34,7 @@ from ml.face_mesh import (
     warp_mesh,
 )
 from ml.images import as_rgb
+from ml.tracking import FaceTracker, OneEuroFilter
 
 SWAP_MODEL_FILE = "face_swap.onnx"
 EMBEDDER_FILE = "face_swap_embedder.onnx"
@@ -271,8 +233,6 @@ class VideoSwapper:
         max_coast: int = 5,
     ) -> None:
         """Prepare the source once; `fps` scales the smoothing, `max_coast` the tracking."""
-        from ml.video import FaceTracker
-
         self.swapper = swapper
         self.source = swapper.prepare_source(source_rgb)
         self.target_ids = None if target_ids is None else list(target_ids)
@@ -337,49 +297,6 @@ class VideoSwapper:
             dtype=np.float32,
         )  # fmt: skip
         return landmarks + shift
-
-
-class OneEuroFilter:
-    """One-Euro filter (Casiez et al., CHI 2012) over arrays, per element.
-
-    The cut-off frequency is `min_cutoff + beta * |speed|`, speed in `scale` units per second:
-    slow jitter is smoothed hard, fast motion passes with little lag.
-    """
-
-    def __init__(
-        self,
-        min_cutoff: float = 1.0,
-        beta: float = 8.0,
-        d_cutoff: float = 1.0,
-        scale: float = 1.0,
-    ) -> None:
-        """Cut-offs in Hz; `scale` (e.g. the face size in pixels) makes `beta` size-free."""
-        self.min_cutoff, self.beta, self.d_cutoff = float(min_cutoff), float(beta), float(d_cutoff)
-        self.scale = max(float(scale), 1e-6)
-        self._x: np.ndarray | None = None
-        self._dx: np.ndarray | None = None
-        self._t: float | None = None
-
-    def __call__(self, x: np.ndarray, t: float) -> np.ndarray:
-        """Filter the value `x` observed at time `t` (seconds)."""
-        x = np.asarray(x, dtype=np.float64) / self.scale
-        if self._x is None or self._t is None or t <= self._t:
-            self._x, self._dx, self._t = x, np.zeros_like(x), t
-            return (x * self.scale).astype(np.float32)
-        dt = t - self._t
-        dx = (x - self._x) / dt
-        a_d = _smoothing_factor(dt, self.d_cutoff)
-        self._dx = a_d * dx + (1 - a_d) * self._dx
-        cutoff = self.min_cutoff + self.beta * np.abs(self._dx)
-        a = _smoothing_factor(dt, cutoff)
-        self._x = a * x + (1 - a) * self._x
-        self._t = t
-        return (self._x * self.scale).astype(np.float32)
-
-
-def _smoothing_factor(dt: float, cutoff: float | np.ndarray) -> float | np.ndarray:
-    tau = 1.0 / (2 * np.pi * cutoff)
-    return 1.0 / (1.0 + tau / dt)
 
 
 # -- the classical pipeline ----------------------------------------------------------------------
@@ -533,13 +450,7 @@ def _match_colours(source: np.ndarray, target: np.ndarray, mask: np.ndarray) -> 
     """Reinhard colour transfer in CIE Lab: give `source` the target's mean and spread in mask."""
     src = cv2.cvtColor(source.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
     dst = cv2.cvtColor(target.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
-    inside = mask > 0
-    src_px, dst_px = src[inside], dst[inside]
-    src_mean, src_std = src_px.mean(axis=0), src_px.std(axis=0) + 1e-3
-    dst_mean, dst_std = dst_px.mean(axis=0), dst_px.std(axis=0) + 1e-3
-    # Spread ratios are bounded so that a flat or noisy patch cannot blow the contrast up.
-    ratio = np.clip(dst_std / src_std, 0.75, 1.33)
-    lab = (src - src_mean) * ratio + dst_mean
+    lab = colour.transfer(src, dst, mask, (0.75, 1.33))
     rgb = cv2.cvtColor(lab.astype(np.float32), cv2.COLOR_LAB2RGB)
     return np.clip(rgb * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
@@ -608,7 +519,7 @@ class OnnxSwapModel:
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = 2
-        providers = ["CPUExecutionProvider"]
+        providers = onnx_providers()
         try:
             swap = ort.InferenceSession(str(swap_path), options, providers=providers)
             embed = ort.InferenceSession(str(embed_path), options, providers=providers)

@@ -13,14 +13,15 @@ so a face that the detector misses in one frame is still handled in that frame.
 
 from __future__ import annotations
 
-import math
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+
+from ml.tracking import Box, FaceTracker, Track  # noqa: F401  (kept importable from here)
 
 DEFAULT_MAX_DURATION = 600.0  # seconds
 DEFAULT_MAX_PIXELS = 3840 * 2160  # one frame; 4K UHD
@@ -28,8 +29,6 @@ DEFAULT_CRF = 20  # x264 constant rate factor: visually lossless-ish for faces, 
 DEFAULT_PRESET = "veryfast"  # x264 speed/size trade-off; the effects dominate the time anyway
 AUDIO_BITRATE = 128_000
 _COPIED_AUDIO_CODECS = {"aac"}  # audio codecs copied as they are; others are re-encoded to AAC
-
-Box = tuple[int, int, int, int]  # (x, y, w, h) in pixels
 
 
 class MediaError(ValueError):
@@ -175,148 +174,6 @@ def read_frame(path: str | os.PathLike[str], index: int = 0) -> np.ndarray:
         if count == index:
             return frame
     raise MediaError("no_frames", f"The video has no frame {index}.")
-
-
-# -- tracking ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Track:
-    """A tracked face in the current frame; `detected` is false while the track coasts."""
-
-    id: int
-    box: Box
-    detected: bool
-    index: int | None = None  # position of the matched box in update()'s input, if detected
-    missed: int = 0  # frames in a row without a detection
-
-
-@dataclass
-class _TrackState:
-    id: int
-    box: np.ndarray  # float (x, y, w, h)
-    velocity: np.ndarray  # float (dx, dy) per frame of the box centre
-    missed: int = 0
-    hits: int = 1
-
-
-class FaceTracker:
-    """Gives face boxes stable integer ids across frames (IoU, then centre distance).
-
-    A track that finds no box coasts for `max_coast` frames: it moves on with its last velocity and
-    is still reported (detected=False), so a face that the detector missed in a frame or two is
-    still blurred, replaced or swapped there. Boxes that match no track start new tracks.
-    """
-
-    def __init__(
-        self,
-        max_coast: int = 5,
-        min_iou: float = 0.2,
-        max_centre_distance: float = 0.6,
-        coast_growth: float = 0.05,
-    ) -> None:
-        """`max_centre_distance` is in box sizes; a coasting box grows by `coast_growth` a frame."""
-        if max_coast < 0:
-            raise ValueError("max_coast must be >= 0")
-        self.max_coast = int(max_coast)
-        self.min_iou = float(min_iou)
-        self.max_centre_distance = float(max_centre_distance)
-        self.coast_growth = float(coast_growth)
-        self._tracks: list[_TrackState] = []
-        self._next_id = 0
-
-    def update(self, boxes: Sequence[Sequence[float]]) -> list[Track]:
-        """Match this frame's boxes to the tracks; return every live track, oldest first."""
-        detections = [np.asarray(box, dtype=np.float64)[:4] for box in boxes]
-        predicted = [state.box + np.r_[state.velocity, 0.0, 0.0] for state in self._tracks]
-        pairs = _match(predicted, detections, self.min_iou, self.max_centre_distance)
-        matched_tracks = {t for t, _ in pairs}
-        matched_boxes: dict[int, int] = {}
-        for t, d in pairs:
-            state = self._tracks[t]
-            new_box = detections[d]
-            step = _centre(new_box) - _centre(state.box)
-            # Smooth the velocity a little; a fresh track takes the first step as it is.
-            state.velocity = step if state.hits == 1 else 0.5 * state.velocity + 0.5 * step
-            state.box = new_box
-            state.missed = 0
-            state.hits += 1
-            matched_boxes[state.id] = d
-        survivors: list[_TrackState] = []
-        for t, state in enumerate(self._tracks):
-            if t not in matched_tracks:
-                state.missed += 1
-                if state.missed > self.max_coast:
-                    continue
-                grow = self.coast_growth * state.box[2:]
-                state.box = np.r_[state.box[:2] + state.velocity - grow / 2, state.box[2:] + grow]
-            survivors.append(state)
-        taken = {d for _, d in pairs}
-        for d, box in enumerate(detections):
-            if d not in taken:
-                state = _TrackState(self._next_id, box, np.zeros(2))
-                self._next_id += 1
-                survivors.append(state)
-                matched_boxes[state.id] = d
-        self._tracks = survivors
-        return [
-            Track(
-                id=state.id,
-                box=_int_box(state.box),
-                detected=state.missed == 0,
-                index=matched_boxes.get(state.id),
-                missed=state.missed,
-            )
-            for state in self._tracks
-        ]
-
-    def reset(self) -> None:
-        """Forget every track (ids keep increasing)."""
-        self._tracks = []
-
-
-def _match(
-    tracks: list[np.ndarray],
-    boxes: list[np.ndarray],
-    min_iou: float,
-    max_centre_distance: float,
-) -> list[tuple[int, int]]:
-    """Optimal one-to-one matching: IoU first, then closeness of the centres."""
-    if not tracks or not boxes:
-        return []
-    from scipy.optimize import linear_sum_assignment
-
-    cost = np.full((len(tracks), len(boxes)), 10.0)
-    for t, track in enumerate(tracks):
-        for d, box in enumerate(boxes):
-            overlap = _iou(track, box)
-            size = max(track[2], track[3], box[2], box[3], 1.0)
-            distance = float(np.hypot(*(_centre(track) - _centre(box)))) / size
-            if overlap >= min_iou:
-                cost[t, d] = 1.0 - overlap  # in [0, 1 - min_iou]
-            elif distance <= max_centre_distance:
-                cost[t, d] = 1.0 + distance  # worse than any IoU match
-    rows, cols = linear_sum_assignment(cost)
-    return [(int(t), int(d)) for t, d in zip(rows, cols, strict=True) if cost[t, d] < 10.0]
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    """Intersection over union of two (x, y, w, h) boxes."""
-    x1, y1 = max(a[0], b[0]), max(a[1], b[1])
-    x2, y2 = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
-    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    return float(inter / union) if union > 0 else 0.0
-
-
-def _centre(box: np.ndarray) -> np.ndarray:
-    return np.array([box[0] + box[2] / 2.0, box[1] + box[3] / 2.0])
-
-
-def _int_box(box: np.ndarray) -> Box:
-    x, y, w, h = (float(v) for v in box)
-    left, top = math.floor(x), math.floor(y)
-    return left, top, max(1, math.ceil(x + w) - left), max(1, math.ceil(y + h) - top)
 
 
 # -- internals -----------------------------------------------------------------------------------

@@ -160,7 +160,7 @@ def test_consent_can_be_recorded_for_people_enrolled_before(app, admin_client):
 
 def test_withdrawal_deletes_everything_at_once_or_nothing(app, admin_client, monkeypatch):
     """If retraining fails, the deletion is rolled back: templates, photos and files stay."""
-    from webapp.employees import consent as consent_module
+    from webapp.recognition import services as recognition_services
 
     employee = add_employee(app, "Careful")
     files = _fake_biometrics(app, employee)
@@ -169,7 +169,7 @@ def test_withdrawal_deletes_everything_at_once_or_nothing(app, admin_client, mon
     def broken(actor=None):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(consent_module, "retrain_in_session", broken)
+    monkeypatch.setattr(recognition_services, "retrain_in_session", broken)
     app.config["PROPAGATE_EXCEPTIONS"] = False
     response = admin_client.post(f"/admin/employees/{employee}/consent/withdraw")
     assert response.status_code == 500

@@ -44,8 +44,8 @@ def create_app(config: dict | None = None) -> Flask:
     models.init_app(app)
     register_error_handlers(app)
 
-    from webapp import admin, attendance, auth, employees, health, recognition, studio
+    from webapp import admin, attendance, auth, employees, health, privacy, recognition, studio
 
-    for feature in (auth, admin, attendance, studio, employees, recognition, health):
+    for feature in (auth, admin, attendance, studio, employees, recognition, privacy, health):
         feature.init_app(app)
     return app

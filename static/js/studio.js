@@ -46,21 +46,36 @@
     const preview = document.getElementById('studio-preview');
     const formError = document.getElementById('studio-form-error');
     const submit = document.getElementById('studio-submit');
-    const anonymizeOptions = document.getElementById('studio-anonymize-options');
-    const swapOptions = document.getElementById('studio-swap-options');
+    const contract = Object.fromEntries(S.contract.map((e) => [e.name, e]));
     let media = null;
     const faces = {}; // effect -> list of faces
     const chosen = {}; // effect -> Set of chosen face ids
     let facesToken = 0;
 
     const effect = () => form.querySelector('input[name=effect]:checked').value;
+    const optionsOf = (name) => document.getElementById(`studio-${name}-options`);
+    // The parameter an effect fills from the face boxes (a schema property with `x-faces`).
+    const faceParam = (name) => {
+      const props = contract[name].params_schema.properties || {};
+      const key = Object.keys(props).find((k) => props[k]['x-faces']);
+      return key ? { name: key, ...props[key]['x-faces'] } : null;
+    };
 
     function showOptions() {
-      anonymizeOptions.hidden = effect() !== 'anonymize';
-      swapOptions.hidden = effect() !== 'face_swap';
+      document.querySelectorAll('.effect-options').forEach((box) => { box.hidden = box.dataset.effect !== effect(); });
       if (media) loadFaces();
     }
     form.querySelectorAll('input[name=effect]').forEach((radio) => radio.addEventListener('change', showOptions));
+    form.querySelectorAll('input[type=range][data-param]').forEach((range) => {
+      const output = range.parentElement.querySelector('output');
+      range.addEventListener('input', () => { output.textContent = range.value; });
+    });
+    // Effects may ship a small widget script (their `widget_script`) registering S.widgets[name].
+    form.querySelectorAll('.effect-widget').forEach((slot) => {
+      const widget = S.widgets[slot.dataset.widget];
+      const field = slot.parentElement.querySelector('textarea');
+      if (widget) widget.mount(slot, { field, preview: () => preview.firstChild });
+    });
 
     function upload(file) {
       return new Promise((resolve) => {
@@ -116,9 +131,11 @@
     async function loadFaces() {
       const wanted = effect();
       const token = ++facesToken;
+      preview.querySelectorAll('.face-box').forEach((box) => box.remove());
+      const param = faceParam(wanted);
+      if (!param) { facesHint.textContent = ''; return; }
       if (faces[wanted]) { drawFaces(wanted); return; }
       facesHint.textContent = t.findingFaces;
-      preview.querySelectorAll('.face-box').forEach((box) => box.remove());
       for (let tries = 0; tries < 600; tries += 1) {
         const { response, data } = await api(`${media.faces_url}?effect=${wanted}`);
         if (token !== facesToken) return;
@@ -133,7 +150,7 @@
         }
         faces[wanted] = data.faces;
         chosen[wanted] = new Set(data.faces
-          .filter((face) => (wanted === 'anonymize' ? face.suggest_keep : true))
+          .filter((face) => (param.preset === 'suggested' ? face.suggest_keep : true))
           .map((face) => face.id));
         drawFaces(wanted);
         return;
@@ -142,14 +159,15 @@
 
     function drawFaces(which) {
       preview.querySelectorAll('.face-box').forEach((box) => box.remove());
+      const param = faceParam(which);
       const list = faces[which] || [];
       if (!list.length) { facesHint.textContent = t.noFaces; return; }
-      facesHint.textContent = which === 'anonymize' ? t.keepHint : t.swapHint;
+      facesHint.textContent = param.hint;
       for (const face of list) {
         const [x, y, w, h] = face.box;
         const box = document.createElement('button');
         box.type = 'button';
-        box.className = `face-box ${which}`;
+        box.className = `face-box ${which} preset-${param.preset}`;
         box.style.left = `${(100 * x) / media.width}%`;
         box.style.top = `${(100 * y) / media.height}%`;
         box.style.width = `${(100 * w) / media.width}%`;
@@ -159,7 +177,7 @@
         const paint = () => {
           const on = chosen[which].has(face.id);
           box.classList.toggle('chosen', on);
-          const state = which === 'anonymize' ? (on ? t.keep : t.replace) : (on ? t.swap : t.leave);
+          const state = on ? param.chosen : param.other;
           const who = face.name || (face.main_subject ? t.mainSubject : '');
           label.textContent = `#${face.id} ${state}${who ? ` · ${who}` : ''}`;
           box.setAttribute('aria-pressed', on ? 'true' : 'false');
@@ -173,6 +191,47 @@
       }
     }
 
+    // The job request from the generated form: inputs by role, then parameters by the schema.
+    function collect(which, body) {
+      const spec = contract[which];
+      const options = optionsOf(which);
+      for (const input of spec.inputs) {
+        if (input.role === 'media') continue;
+        const field = options.querySelector(`[data-role="${input.role}"]`);
+        if (field.type === 'file') {
+          if (field.files[0]) body.append(input.role, field.files[0]);
+          else if (input.required) return input.missing || input.label;
+        } else if (field.value.trim()) {
+          body.append(input.role, field.value);
+        } else if (input.required) {
+          return input.missing || input.label;
+        }
+      }
+      const props = spec.params_schema.properties || {};
+      const params = {};
+      for (const [name, prop] of Object.entries(props)) {
+        if (prop['x-faces']) {
+          if (faces[which]) params[name] = [...chosen[which]];
+          continue;
+        }
+        const field = options.querySelector(`[data-param="${name}"]`);
+        if (!field) continue;
+        if (field.type === 'checkbox') {
+          if (prop.const !== undefined && field.checked !== prop.const) return prop['x-error'];
+          params[name] = field.checked;
+        } else if (field.type === 'range') {
+          params[name] = Number(field.value);
+        } else if (field.dataset.type === 'json') {
+          if (!field.value.trim()) continue;
+          try { params[name] = JSON.parse(field.value); } catch (error) { return `${prop['x-title'] || name}: ${t.notJson}`; }
+        } else if (field.value !== '') {
+          params[name] = field.value;
+        }
+      }
+      body.append('params', JSON.stringify(params));
+      return null;
+    }
+
     form.addEventListener('submit', async (event) => {
       event.preventDefault();
       formError.textContent = '';
@@ -181,18 +240,8 @@
       const body = new FormData();
       body.append('media_id', media.id);
       body.append('effect', which);
-      const params = {};
-      if (which === 'anonymize') {
-        params.mode = form.mode.value;
-        params.keep = [...(chosen.anonymize || [])];
-      } else {
-        if (!form.source.files[0]) { formError.textContent = t.chooseSource; return; }
-        if (!form.consent.checked) { formError.textContent = t.needConsent; return; }
-        params.consent = true;
-        if (faces.face_swap) params.targets = [...chosen.face_swap];
-        body.append('source', form.source.files[0]);
-      }
-      body.append('params', JSON.stringify(params));
+      const refused = collect(which, body);
+      if (refused) { formError.textContent = refused; return; }
       submit.disabled = true;
       formError.textContent = t.starting;
       const { response, data } = await api(S.jobsUrl, { method: 'POST', body });

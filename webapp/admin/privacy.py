@@ -10,8 +10,8 @@ from webapp.admin.access import admin_only
 from webapp.audit import AuditEntry
 from webapp.employees.consent import CURRENT_CONSENT_VERSION, consent_text
 from webapp.employees.models import Employee, FaceTemplate
-from webapp.employees.retention import plan_retention
 from webapp.extensions import db
+from webapp.privacy.retention import plan_retention
 
 BIOMETRIC_ACTIONS = (
     "employee.enroll",

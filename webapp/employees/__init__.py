@@ -2,8 +2,7 @@
 
 
 def init_app(app) -> None:
-    """Register the `flask employees` and `flask retention` commands."""
+    """Register the `flask employees` commands."""
     from webapp.employees import cli
 
     app.cli.add_command(cli.employees)
-    app.cli.add_command(cli.retention)

@@ -16,11 +16,10 @@ from webapp.employees.services import (
     enroll_photos,
 )
 from webapp.extensions import db
-from webapp.recognition.services import train_classifier
 from webapp.registry import current_models
+from webapp.signals import templates_changed
 
 employees = AppGroup("employees", help="Manage employees and their enrollment.")
-retention = AppGroup("retention", help="Delete biometric data past its retention period.")
 
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
 
@@ -64,7 +63,7 @@ def import_folder(folder: Path, consent_given: bool) -> None:
             rejected += len(report.rejected)
         enrolled += count
         click.echo(f"{employee.name}: {count} photo(s) enrolled")
-    version = train_classifier("cli")
+    version = templates_changed("cli")
     click.echo(
         f"enrolled {enrolled} photo(s), skipped {rejected}; classifier v{version.id} "
         f"({version.employee_count} people, {version.template_count} templates)"
@@ -77,30 +76,3 @@ def list_employees() -> None:
     for employee in db.session.scalars(select(Employee).order_by(Employee.name)):
         state = "" if employee.active else " (inactive)"
         click.echo(f"{employee.id:5d}  {employee.name}{state}  photos={len(employee.photos)}")
-
-
-@retention.command("run")
-@click.option("--dry-run", is_flag=True, help="Only list what would be deleted.")
-def retention_run(dry_run: bool) -> None:
-    """Delete biometrics of long-deactivated employees and old proof photos (run it daily)."""
-    from webapp.employees.retention import run_retention
-
-    plan, report = run_retention(dry_run=dry_run, actor="cli")
-    prefix = "would delete" if dry_run else "deleted"
-    for employee, photos, templates in plan.employees:
-        click.echo(
-            f"{prefix}: {employee.name} (id {employee.id}, deactivated "
-            f"{employee.deactivated_at:%Y-%m-%d}): {photos} photo(s), {templates} template(s)"
-        )
-    if plan.proof_events:
-        click.echo(
-            f"{prefix}: {plan.proof_events} proof photo(s) older than "
-            f"{plan.proof_cutoff:%Y-%m-%d %H:%M} UTC"
-        )
-    if plan.empty:
-        click.echo("nothing to delete")
-    elif not dry_run:
-        click.echo(
-            f"retention done: {report.employees} employee(s), {report.photos} photo(s), "
-            f"{report.templates} template(s), {report.proof_photos} proof photo(s)"
-        )

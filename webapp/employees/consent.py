@@ -14,7 +14,7 @@ from webapp.db import utcnow
 from webapp.employees.models import BiometricConsent, Employee, EnrollmentPhoto, FaceTemplate
 from webapp.errors import AppError
 from webapp.extensions import db
-from webapp.recognition.services import retrain_in_session
+from webapp.signals import templates_changed
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +132,7 @@ def withdraw_consent(employee: Employee, actor=None) -> BiometricsDeleted:
         after={"text_version": None, "photos": 0, "templates": 0},
     )
     try:
-        retrain_in_session(actor)
+        templates_changed(actor, in_session=True)
         db.session.commit()
     except Exception:
         db.session.rollback()

@@ -15,9 +15,8 @@ from webapp.db import utcnow
 from webapp.employees.models import Department, Employee, EnrollmentPhoto, FaceTemplate
 from webapp.errors import AppError
 from webapp.extensions import db
-from webapp.recognition.models import ClassifierVersion
-from webapp.recognition.services import retrain_in_session, train_classifier
 from webapp.registry import current_models
+from webapp.signals import templates_changed
 
 MAX_PHOTOS_PER_UPLOAD = 10
 
@@ -45,7 +44,7 @@ class EnrollmentReport:
 
     enrolled: list[EnrollmentPhoto] = field(default_factory=list)
     rejected: list[RejectedPhoto] = field(default_factory=list)
-    classifier: ClassifierVersion | None = None
+    classifier: object | None = None  # the new recognition.models.ClassifierVersion
 
 
 def create_employee(
@@ -169,7 +168,7 @@ def enroll_photos(
             media.remove(photo.path)
         raise
     if retrain:
-        report.classifier = train_classifier(actor)
+        report.classifier = templates_changed(actor)
     return report
 
 
@@ -177,14 +176,14 @@ def _message(exc: Exception) -> str:
     return getattr(exc, "message", None) or str(exc)
 
 
-def remove_photo(photo: EnrollmentPhoto, actor=None) -> ClassifierVersion:
+def remove_photo(photo: EnrollmentPhoto, actor=None):
     """Delete an enrollment photo with its templates and file, then retrain."""
     employee_id, path, name = photo.employee_id, photo.path, photo.original_name
     db.session.delete(photo)
     audit.record("employee.photo_remove", "employee", employee_id, actor, before={"photo": name})
     db.session.commit()
     media.remove(path)
-    return train_classifier(actor)
+    return templates_changed(actor)
 
 
 WEEKDAYS = "1234567"  # ISO weekday digits, Monday=1
@@ -274,7 +273,7 @@ def set_employee_active(employee: Employee, active: bool, actor=None) -> Employe
     )
     try:
         db.session.flush()
-        retrain_in_session(actor)
+        templates_changed(actor, in_session=True)
         db.session.commit()
     except Exception:
         db.session.rollback()

@@ -93,6 +93,11 @@ def train_classifier(actor=None) -> ClassifierVersion:
     return version
 
 
+def on_templates_changed(_sender, actor=None, in_session: bool = False):
+    """The receiver of webapp.signals.TEMPLATES_CHANGED: retrain, now or in the session."""
+    return retrain_in_session(actor) if in_session else train_classifier(actor)
+
+
 def retrain_in_session(actor=None) -> ClassifierVersion | None:
     """After templates were deleted or people (de)activated: add a fresh classifier version and
     clear the stored payloads of the older ones, which may hold removed people's centroids (no

@@ -5,24 +5,27 @@ from __future__ import annotations
 from flask import current_app, g, jsonify, request, send_file, url_for
 
 from webapp import media
-from webapp.errors import AppError
-from webapp.studio import api_bp, openapi, services
+from webapp.errors import AppError, NotFound
+from webapp.studio import api_bp, jobs, openapi
 from webapp.studio.access import studio_api
-from webapp.studio.effects import EFFECTS
+from webapp.studio.effects import all_effects
+from webapp.studio.effects.base import ROLES
+from webapp.studio.intake import MB, IncomingFile, store_upload
+from webapp.studio.storage import SUFFIXES, extra_file
 
 
 @api_bp.before_request
 def studio_upload_limit() -> None:
     """Studio requests may carry a video and a source photo, so they get their own size limit."""
-    request.max_content_length = 2 * current_app.config["STUDIO_MAX_UPLOAD_MB"] * services.MB
+    request.max_content_length = 2 * current_app.config["STUDIO_MAX_UPLOAD_MB"] * MB
 
 
-def _file(name: str) -> services.IncomingFile | None:
+def _file(name: str) -> IncomingFile | None:
     """The multipart file field `name` (a browser's empty file input counts as absent)."""
     upload = request.files.get(name)
     if upload is None or not upload.filename:
         return None
-    return services.IncomingFile(upload.filename, upload.stream)
+    return IncomingFile(upload.filename, upload.stream)
 
 
 @api_bp.post("/media")
@@ -32,8 +35,8 @@ def upload_media():
     upload = _file("media")
     if upload is None:
         raise AppError("Send the photo or video as multipart file field 'media'.", "missing_media")
-    asset, created = services.store_upload(g.studio_user, upload)
-    body = services.media_dict(asset)
+    asset, created = store_upload(g.studio_user, upload)
+    body = jobs.media_dict(asset)
     location = url_for("studio_api.media_info", media_id=asset.id)
     return jsonify(body), 201 if created else 200, {"Location": location}
 
@@ -42,16 +45,16 @@ def upload_media():
 @studio_api
 def media_info(media_id: int):
     """One of your media files."""
-    return jsonify(services.media_dict(services.get_media(g.studio_user, media_id)))
+    return jsonify(jobs.media_dict(jobs.get_media(g.studio_user, media_id)))
 
 
 @api_bp.get("/media/<int:media_id>/file")
 @studio_api
 def media_file(media_id: int):
     """The file itself (with `?download=1` as an attachment); players may ask for ranges."""
-    asset = services.get_media(g.studio_user, media_id)
+    asset = jobs.get_media(g.studio_user, media_id)
     download = request.args.get("download") in {"1", "true", "yes"}
-    suffix = services.SUFFIXES[asset.content_type]
+    suffix = SUFFIXES[asset.content_type]
     name = f"{asset.origin}-{asset.id}{suffix}" if download else None
     response = send_file(
         media.absolute(asset.path),
@@ -66,6 +69,21 @@ def media_file(media_id: int):
     return response
 
 
+@api_bp.get("/media/<int:media_id>/extra")
+@studio_api
+def media_extra(media_id: int):
+    """An extra output of a result (`?name=`, e.g. a WebVTT subtitle track) its job lists."""
+    asset = jobs.get_media(g.studio_user, media_id)
+    found = extra_file(asset.path, request.args.get("name", ""))
+    if found is None:
+        raise NotFound("The result has no such extra file.")
+    path, content_type = found
+    response = send_file(path, mimetype=content_type, conditional=True, max_age=0)
+    response.headers["Cache-Control"] = "private, no-cache"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
 @api_bp.get("/media/<int:media_id>/faces")
 @studio_api
 def media_faces(media_id: int):
@@ -73,9 +91,9 @@ def media_faces(media_id: int):
 
     202 with `{"status": "pending"}` while a worker looks; ask again a second later.
     """
-    asset = services.get_media(g.studio_user, media_id)
+    asset = jobs.get_media(g.studio_user, media_id)
     effect = request.args.get("effect", "anonymize")
-    found = services.request_faces(asset, effect)
+    found = jobs.request_faces(asset, effect)
     if found is None:
         return jsonify(status="pending", media_id=asset.id), 202, {"Retry-After": "1"}
     return jsonify(
@@ -87,7 +105,7 @@ def media_faces(media_id: int):
 @studio_api
 def create_job():
     """Start an effect on an upload (field `media`, or `media_id`); 202 with the status URL."""
-    job = services.submit_job(
+    job = jobs.submit_job(
         g.studio_user,
         request.form.get("effect"),
         request.form.get("params"),
@@ -95,6 +113,7 @@ def create_job():
         media_id=request.form.get("media_id"),
         source_file=_file("source"),
         source_id=request.form.get("source_id"),
+        others=_other_inputs(),
     )
     status_url = url_for("studio_api.job_status", job_id=job.id)
     return jsonify(job_id=job.id, status_url=status_url), 202, {"Location": status_url}
@@ -104,38 +123,52 @@ def create_job():
 @studio_api
 def list_jobs():
     """Your newest jobs with their status."""
-    return jsonify(jobs=[services.job_dict(job) for job in services.list_jobs(g.studio_user)])
+    return jsonify(jobs=[jobs.job_dict(job) for job in jobs.list_jobs(g.studio_user)])
 
 
 @api_bp.get("/jobs/<int:job_id>")
 @studio_api
 def job_status(job_id: int):
     """A job's status, progress and, when done, its result."""
-    return jsonify(services.job_dict(services.get_job(g.studio_user, job_id)))
+    return jsonify(jobs.job_dict(jobs.get_job(g.studio_user, job_id)))
 
 
 @api_bp.post("/jobs/<int:job_id>/cancel")
 @studio_api
 def cancel_job(job_id: int):
     """Cancel a queued or running job."""
-    return jsonify(services.job_dict(services.cancel_job(g.studio_user, job_id)))
+    return jsonify(jobs.job_dict(jobs.cancel_job(g.studio_user, job_id)))
 
 
 @api_bp.post("/jobs/<int:job_id>/retry")
 @studio_api
 def retry_job(job_id: int):
     """Queue a failed or cancelled job again."""
-    job = services.retry_job(g.studio_user, job_id)
-    return jsonify(services.job_dict(job)), 202
+    job = jobs.retry_job(g.studio_user, job_id)
+    return jsonify(jobs.job_dict(job)), 202
+
+
+def _other_inputs() -> dict:
+    """The inputs of roles other than media and source that the request sent."""
+    found: dict = {}
+    for role in ROLES:
+        if role in ("media", "source"):
+            continue
+        if role == "text":
+            if request.form.get("text") is not None:
+                found["text"] = request.form["text"]
+            continue
+        upload, media_id = _file(role), request.form.get(f"{role}_id")
+        if upload is not None or media_id:
+            found[role] = (upload, media_id)
+    return found
 
 
 @api_bp.get("/effects")
 @studio_api
 def list_effects():
-    """The effects and whether each needs a source photo."""
-    return jsonify(
-        effects=[{"name": name, "needs_source": e.needs_source} for name, e in EFFECTS.items()]
-    )
+    """The effects with their inputs, output and parameter schema (to build a form from)."""
+    return jsonify(effects=[effect.describe() for effect in all_effects().values()])
 
 
 @api_bp.get("/openapi.json")

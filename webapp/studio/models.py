@@ -80,13 +80,15 @@ class StudioJob(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    effect: Mapped[str] = mapped_column(String(40))  # "face_swap", "anonymize"
+    effect: Mapped[str] = mapped_column(String(40))  # an effect name (webapp/studio/effects)
     params: Mapped[dict] = mapped_column(JSON, default=dict)  # checked before the job is queued
     input_id: Mapped[int] = mapped_column(ForeignKey("media_assets.id", ondelete="RESTRICT"))
     # face_swap: the photo of the face to put in.
     source_id: Mapped[int | None] = mapped_column(
         ForeignKey("media_assets.id", ondelete="RESTRICT")
     )
+    # The inputs of other roles (driving, reference, audio: media ids; text: the string).
+    inputs: Mapped[dict | None] = mapped_column(JSON)
     result_id: Mapped[int | None] = mapped_column(
         ForeignKey("media_assets.id", ondelete="SET NULL")
     )

@@ -1,7 +1,11 @@
-"""The OpenAPI 3.1 document of the studio API, written by hand (a test checks it against the
-routes)."""
+"""The OpenAPI 3.1 document of the studio API: the routes written by hand (a test checks them
+against the URL map), every effect's part (names, inputs, parameter schemas) generated from the
+effect contract (webapp/studio/effects)."""
 
 from __future__ import annotations
+
+from webapp.studio.effects import all_effects, face_effects
+from webapp.studio.effects.base import ROLES, localized, localized_schema
 
 BASE = "/api/v1/studio"
 
@@ -29,8 +33,91 @@ AUTH_ERRORS = {
 NOT_YOURS = {"404": _error("No such media or job, or it belongs to someone else.")}
 
 
+def _params_text(effects) -> str:
+    """The `params` field's description, one sentence per effect and parameter."""
+    parts = []
+    for effect in effects.values():
+        props = effect.params_schema.get("properties", {})
+        required = set(effect.params_schema.get("required", ()))
+        if not props:
+            parts.append(f"{effect.name}: no parameters.")
+            continue
+        listed = []
+        for name, spec in props.items():
+            bits = [spec.get("title", name)]
+            if "enum" in spec:
+                bits.append("one of " + ", ".join(f"`{v}`" for v in spec["enum"]))
+            if "minimum" in spec and "maximum" in spec:
+                bits.append(f"{spec['minimum']:g} to {spec['maximum']:g}")
+            if "x-faces" in spec:
+                bits.append(f"face ids from GET /media/{{id}}/faces?effect={effect.name}")
+            if "const" in spec:
+                bits.append(f"must be {str(spec['const']).lower()}")
+            if name in required:
+                bits.append("required")
+            elif "default" in spec:
+                bits.append(f"default {spec['default']!r}".replace("'", "`"))
+            listed.append(f"`{name}` ({'; '.join(bits)})")
+        parts.append(f"{effect.name}: " + ", ".join(listed) + ".")
+    return (
+        "A JSON object checked against the effect's parameter schema (components.schemas."
+        "<effect>Params, also in GET /effects). " + " ".join(parts)
+    )
+
+
+def _role_fields(effects) -> dict:
+    """Multipart fields for the inputs of roles other than `media`, from the effects' inputs."""
+    fields: dict = {}
+    for role in ROLES:
+        if role == "media":
+            continue
+        users = [e for e in effects.values() if e.input(role) is not None]
+        if not users:
+            continue
+        names = ", ".join(e.name for e in users)
+        if role == "text":
+            fields["text"] = {"type": "string", "description": f"The text input ({names})."}
+            continue
+        accepts = sorted({kind for e in users for kind in e.input(role).accepts})
+        label = "; ".join(f"{e.name}: {localized(e.input(role).label, 'en')}" for e in users)
+        fields[role] = {
+            "type": "string",
+            "format": "binary",
+            "description": f"The {role} input ({' or '.join(accepts)}). {label}.",
+        }
+        fields[f"{role}_id"] = {"type": "integer", "description": f"Instead of `{role}`."}
+    return fields
+
+
+def effect_schemas() -> dict:
+    """components.schemas entries: `<effect>Params` for every effect, and `Effect`."""
+    schemas = {
+        f"{name}Params": {**localized_schema(effect.params_schema, "en"),
+                          "description": f"Parameters of {name}. {effect.description_line()}"}
+        for name, effect in all_effects().items()
+    }  # fmt: skip
+    schemas["Effect"] = {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "enum": list(all_effects())},
+            "label": {"type": "string"},
+            "description": {"type": "string"},
+            "inputs": {"type": "array", "items": {"type": "object"}},
+            "output": {"type": "string", "enum": ["photo", "video", "same"]},
+            "params_schema": {"type": "object"},
+            "needs_faces": {"type": "boolean"},
+            "needs_source": {"type": "boolean"},
+            "models": {"type": "array", "items": {"type": "string"}},
+            "provenance": {"type": "string"},
+            "notice": {"type": ["string", "null"]},
+        },
+    }
+    return schemas
+
+
 def document(config: dict) -> dict:
     """The document, with this server's limits in the descriptions."""
+    effects = all_effects()
     limits = (
         f"Each file at most {config['STUDIO_MAX_UPLOAD_MB']} MB; photos at most "
         f"{config['MAX_IMAGE_PIXELS']:,} pixels; videos at most "
@@ -64,29 +151,13 @@ def document(config: dict) -> dict:
                 "type": "integer",
                 "description": "Instead of `media`: a file uploaded before (POST /media).",
             },
-            "effect": {"type": "string", "enum": ["face_swap", "anonymize"]},
+            "effect": {"type": "string", "enum": list(effects)},
             "params": {
                 "type": "string",
-                "description": (
-                    "A JSON object. anonymize: `keep` (face ids to leave as they are, default "
-                    "none; ids from GET /media/{id}/faces?effect=anonymize), `mode` "
-                    "(`synthetic` (default): a face of no real person of similar age and "
-                    "gender; `blur`; `pixelate`) and `fallback` (`blur` (default), `pixelate` "
-                    "or `none`: how to hide a face that cannot get a synthetic face because the "
-                    "face bank holds too few people of its gender and age; `none` fails the "
-                    "job instead). face_swap: `consent` (required, must be true: you confirm "
-                    "that the person whose face is in `source` agreed) and `targets` (face ids "
-                    "to swap, default every face; ids from GET /media/{id}/faces?"
-                    'effect=face_swap). Example: {"keep": [0], "mode": "synthetic"}.'
-                ),
+                "description": _params_text(effects),
                 "example": '{"keep": [0], "mode": "synthetic"}',
             },
-            "source": {
-                "type": "string",
-                "format": "binary",
-                "description": "face_swap only: a photo of the face to put in.",
-            },
-            "source_id": {"type": "integer", "description": "Instead of `source`."},
+            **_role_fields(effects),
         },
     }
     return {
@@ -95,7 +166,9 @@ def document(config: dict) -> dict:
             "title": "Face Platform studio API",
             "version": "1",
             "description": (
-                "Upload a photo or video, start an effect (`face_swap`, `anonymize`), poll the "
+                "Upload a photo or video, start an effect ("
+                + ", ".join(f"`{name}`" for name in effects)
+                + "), poll the "
                 "job's status URL and fetch the result. Results are labelled synthetic in their "
                 "metadata (PNG text and XMP, JPEG XMP, MP4 tags). Authenticate with a personal "
                 "token (`Authorization: Bearer <token>`, made on the studio's API tokens page or "
@@ -163,6 +236,29 @@ def document(config: dict) -> dict:
                     },
                 }
             },
+            "/media/{media_id}/extra": {
+                "get": {
+                    "summary": "An extra output of a result (e.g. a WebVTT subtitle track)",
+                    "description": "The names are listed in the job's `result.extras`.",
+                    "parameters": [
+                        MEDIA_ID,
+                        {
+                            "name": "name",
+                            "in": "query",
+                            "required": True,
+                            "schema": {"type": "string", "example": "subtitles.vtt"},
+                        },
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "The file (text/vtt, application/json, ...).",
+                            "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+                        },
+                        **AUTH_ERRORS,
+                        **NOT_YOURS,
+                    },
+                }
+            },
             "/media/{media_id}/faces": {
                 "get": {
                     "summary": "The faces in a photo or a video's first frame",
@@ -177,7 +273,7 @@ def document(config: dict) -> dict:
                             "in": "query",
                             "schema": {
                                 "type": "string",
-                                "enum": ["anonymize", "face_swap"],
+                                "enum": list(face_effects()),
                                 "default": "anonymize",
                             },
                         },
@@ -290,8 +386,21 @@ def document(config: dict) -> dict:
                     "summary": "The effects",
                     "responses": {
                         "200": {
-                            "description": "Names and whether each needs `source`.",
-                            "content": {"application/json": {"schema": {"type": "object"}}},
+                            "description": "Every effect with its inputs, output and "
+                            "parameter schema, to build a form from.",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "properties": {
+                                            "effects": {
+                                                "type": "array",
+                                                "items": {"$ref": "#/components/schemas/Effect"},
+                                            }
+                                        },
+                                    }
+                                }
+                            },
                         },
                         **AUTH_ERRORS,
                     },
@@ -316,6 +425,7 @@ def document(config: dict) -> dict:
                 "session": {"type": "apiKey", "in": "cookie", "name": "session"},
             },
             "schemas": {
+                **effect_schemas(),
                 "Error": {
                     "type": "object",
                     "required": ["error", "message"],
@@ -373,6 +483,17 @@ def document(config: dict) -> dict:
                         "height": {"type": "integer"},
                         "duration": {"type": ["number", "null"]},
                         "frames": {"type": ["integer", "null"]},
+                        "extras": {
+                            "type": "array",
+                            "description": "Extra outputs of the effect (e.g. a WebVTT track).",
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "name": {"type": "string"},
+                                    "url": {"type": "string"},
+                                },
+                            },
+                        },
                     },
                 },
                 "Job": {

@@ -15,16 +15,12 @@ from PIL.PngImagePlugin import PngInfo
 
 SOFTWARE = "Face Platform studio"
 DIGITAL_SOURCE_TYPE = "http://cv.iptc.org/newscodes/digitalsourcetype/compositeSynthetic"
-DESCRIPTIONS = {
-    "face_swap": "Synthetic media: a face was swapped in by {software} (face_swap).",
-    "anonymize": "Synthetic media: faces were replaced or hidden by {software} (anonymize).",
-}
 
 
-def tags(effect: str) -> dict[str, str]:
-    """The provenance fields of a result made by `effect`."""
-    template = DESCRIPTIONS.get(effect, "Synthetic media made by {software} ({effect}).")
-    description = template.format(software=SOFTWARE, effect=effect)
+def tags(effect: str, description: str | None = None) -> dict[str, str]:
+    """The provenance fields of a result made by `effect` (its own sentence, see
+    `Effect.description_line`)."""
+    description = description or f"Synthetic media made by {SOFTWARE} ({effect})."
     return {
         "synthetic": "true",
         "comment": description,

@@ -7,6 +7,7 @@ ids only; the job rows in the database are the truth, the queue only says "look 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from flask import Flask, current_app
@@ -17,6 +18,15 @@ QUEUE_FILE = "studio-queue.db"
 # Face detection for the page's boxes jumps ahead of long effect jobs.
 FACES_PRIORITY = 10
 JOB_PRIORITY = 0
+# name -> function, filled by webapp.studio.tasks (imported by the worker).
+HANDLERS: dict[str, Callable] = {}
+
+
+def _handler(name: str) -> Callable:
+    """The function for task `name`; only a worker (which imports webapp.studio.tasks) has it."""
+    if name not in HANDLERS:
+        raise RuntimeError(f"studio task {name!r} has no handler: import webapp.studio.tasks")
+    return HANDLERS[name]
 
 
 def build_queue(app: Flask) -> Huey:
@@ -32,24 +42,18 @@ def build_queue(app: Flask) -> Huey:
     # Each task runs inside an app context of the worker's app; the work lives in tasks.py.
     @huey.task(name="studio_run_job", priority=JOB_PRIORITY)
     def run_job(job_id: int) -> None:
-        from webapp.studio import tasks
-
         with app.app_context():
-            tasks.run_job(job_id)
+            _handler("run_job")(job_id)
 
     @huey.task(name="studio_detect_faces", priority=FACES_PRIORITY)
     def detect_faces(media_id: int) -> None:
-        from webapp.studio import tasks
-
         with app.app_context():
-            tasks.detect_faces(media_id)
+            _handler("detect_faces")(media_id)
 
     @huey.periodic_task(crontab(minute="*"), name="studio_reap_lost_jobs")
     def reap() -> None:
-        from webapp.studio import tasks
-
         with app.app_context():
-            tasks.reap_lost_jobs()
+            _handler("reap_lost_jobs")()
 
     huey.studio_tasks = {"run_job": run_job, "detect_faces": detect_faces, "reap": reap}
     return huey

@@ -3,18 +3,15 @@ personal API tokens. The pages talk to the REST API (webapp/studio/api.py) from 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from flask import current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from ml.anonymize import DEFAULT_K
-from ml.face_bank import FaceBank
 from webapp.auth.access import roles_required
 from webapp.auth.tokens import create_token, revoke_token, user_tokens
-from webapp.studio import bp, services
+from webapp.studio import bp, jobs
 from webapp.studio.access import STUDIO_ROLES
+from webapp.studio.effects import all_effects
 from webapp.studio.forms import TokenForm
 
 
@@ -29,7 +26,7 @@ def studio_labels() -> dict:
             "failed": _("failed"),
             "cancelled": _("cancelled"),
         },
-        "effect_labels": {"anonymize": _("Anonymize bystanders"), "face_swap": _("Face swap")},
+        "effect_labels": {name: str(e.describe()["label"]) for name, e in all_effects().items()},
     }
 
 
@@ -40,9 +37,15 @@ def index():
     config = current_app.config
     return render_template(
         "studio/index.html",
-        jobs=services.list_jobs(current_user),
-        bank_people=len(FaceBank(Path(config["MODEL_DIR"]) / "facebank").persons()),
-        bank_needed=DEFAULT_K,
+        jobs=jobs.list_jobs(current_user),
+        effects=[
+            {
+                **effect.describe(),
+                "page_notices": effect.page_notices(config),
+                "widget_script": effect.widget_script,
+            }
+            for effect in all_effects().values()
+        ],
         limits={
             "upload_mb": config["STUDIO_MAX_UPLOAD_MB"],
             "video_seconds": config["STUDIO_MAX_VIDEO_SECONDS"],
@@ -56,8 +59,12 @@ def index():
 @roles_required(*STUDIO_ROLES)
 def job(job_id: int):
     """One job: progress while it runs, then the result to play and download."""
-    studio_job = services.get_job(current_user, job_id)
-    return render_template("studio/job.html", job=studio_job, status=services.job_dict(studio_job))
+    studio_job = jobs.get_job(current_user, job_id)
+    effect = all_effects().get(studio_job.effect)
+    summary = effect.summary(studio_job.details or {}) if effect and studio_job.details else []
+    return render_template(
+        "studio/job.html", job=studio_job, status=jobs.job_dict(studio_job), summary=summary
+    )
 
 
 @bp.get("/tokens")

@@ -1,5 +1,9 @@
 """What a studio worker does with a job id: claim, run the effect, report progress, finish.
 
+The runner is generic: it gathers the job's inputs by role, hands the effect a `Context`
+(parameters, inputs, models loaded on first use, scratch folder, progress) and stores whatever
+`Output` the effect returns. Nothing here names an effect.
+
 Every write a worker makes is conditional on the job still being `running` under this worker,
 so a cancelled or reaped job is never overwritten. A heartbeat thread keeps `heartbeat_at` fresh
 while an effect runs; the reaper re-queues (or, after STUDIO_MAX_ATTEMPTS, fails) jobs whose
@@ -21,6 +25,7 @@ from pathlib import Path
 from flask import current_app
 from sqlalchemy import select, update
 
+from ml.boxes import iou
 from ml.errors import FaceError
 from ml.images import ImageError
 from webapp import media
@@ -28,9 +33,17 @@ from webapp.db import utcnow
 from webapp.errors import AppError
 from webapp.extensions import db
 from webapp.registry import current_models
-from webapp.studio import provenance
-from webapp.studio.effects import EFFECTS, effect_named
+from webapp.studio import provenance, queue
+from webapp.studio.effects import effect_named, face_effects
+from webapp.studio.effects.base import PHOTO, VIDEO, Context, InputMedia, Models
 from webapp.studio.models import JobStatus, MediaAsset, MediaKind, StudioJob
+from webapp.studio.storage import (
+    extras_folder,
+    job_scratch,
+    load_image,
+    store_extras,
+    store_result,
+)
 
 log = logging.getLogger(__name__)
 
@@ -149,14 +162,6 @@ def _finish(job_id: int, worker: str, **values) -> bool:
     return bool(changed)
 
 
-def job_scratch(job_id: int) -> Path:
-    """A fresh scratch folder for one run of a job (what a killed run left is removed)."""
-    path = media.media_root() / "studio" / "tmp" / f"job-{job_id}"
-    shutil.rmtree(path, ignore_errors=True)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 def _plain(value):
     """The effect's report as plain JSON."""
     return json.loads(json.dumps(value, default=lambda item: getattr(item, "tolist", str)()))
@@ -169,20 +174,23 @@ def run_job(job_id: int) -> None:
         log.info("studio job %s is not queued any more; skipped", job_id)
         return
     job = db.session.get(StudioJob, job_id)
-    effect = effect_named(job.effect)
-    scratch = job_scratch(job_id)
     config = current_app.config
     app = current_app._get_current_object()
     log.info(
         "studio job %s: %s on media %s (attempt %s)", job_id, job.effect, job.input_id, job.attempts
     )
+    scratch = None
     try:
+        effect = effect_named(job.effect)
+        scratch = job_scratch(job_id)
         with Heartbeat(app, job_id, worker, config["STUDIO_HEARTBEAT_SECONDS"]):
-            produced, kind, content_type, info, details = _execute(job, effect, worker, scratch)
-            from webapp.studio.services import store_result
-
-            result = store_result(job.owner_id, produced, kind, content_type, info)
+            output = _execute(job, effect, worker, scratch)
+            kind = MediaKind.IMAGE if output.kind == PHOTO else MediaKind.VIDEO
+            result = store_result(job.owner_id, output.path, kind, output.content_type, output.info)
             result_path = result.path
+            details = dict(output.details)
+            if output.extras:
+                details["extra_outputs"] = store_extras(result_path, output.extras)
             changed = db.session.execute(
                 update(StudioJob)
                 .where(*_running_here(job_id, worker))
@@ -198,12 +206,13 @@ def run_job(job_id: int) -> None:
             if not changed:  # cancelled at the last moment: keep no result
                 db.session.rollback()
                 media.remove(result_path)
+                shutil.rmtree(extras_folder(result_path), ignore_errors=True)
                 raise JobStopped()
             db.session.commit()
     except JobStopped:
         db.session.rollback()
         log.info("studio job %s was stopped (cancelled or taken over)", job_id)
-    except (AppError, ImageError) as exc:
+    except (AppError, ImageError) as exc:  # bad input, or StorageError: full/read-only media
         db.session.rollback()
         _finish(
             job_id,
@@ -247,53 +256,56 @@ def run_job(job_id: int) -> None:
                 message="Failed.",
             )
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def job_inputs(job: StudioJob) -> dict[str, InputMedia]:
+    """The job's inputs by role, as the effect sees them."""
+    max_pixels = current_app.config["MAX_IMAGE_PIXELS"]
+
+    def from_asset(role: str, asset: MediaAsset) -> InputMedia:
+        return InputMedia(
+            role=role,
+            kind=PHOTO if asset.kind == MediaKind.IMAGE else VIDEO,
+            path=media.absolute(asset.path),
+            content_type=asset.content_type,
+            width=asset.width,
+            height=asset.height,
+            fps=asset.fps,
+            frames=asset.frames,
+            max_pixels=max_pixels,
+        )
+
+    found = {"media": from_asset("media", job.input)}
+    if job.source_id:
+        found["source"] = from_asset("source", job.source)
+    for role, value in (job.inputs or {}).items():
+        if isinstance(value, str):
+            found[role] = InputMedia(role=role, kind="text", text=value)
+        else:
+            asset = db.session.get(MediaAsset, int(value))
+            if asset is None:
+                raise AppError(f"The {role} file of this job was removed.", "input_missing")
+            found[role] = from_asset(role, asset)
+    return found
 
 
 def _execute(job: StudioJob, effect, worker: str, scratch: Path):
-    """Apply the job's effect; return (file, kind, content type, size info, effect report)."""
-    from webapp.studio.services import load_image
-
-    models = current_models()
+    """Run the job's effect through the contract; returns the effect's Output."""
     progress = Progress(job.id, worker)
     progress(0.0, "Loading the media.", force=True)
-    source = load_image(job.source) if job.source_id else None
-    tags = provenance.tags(job.effect)
-    if job.input.kind == MediaKind.IMAGE:
-        rgb = load_image(job.input)
-        progress(0.1, "Applying the effect.", force=True)
-        image, details = effect.apply_image(models, rgb, job.params, source)
-        progress(0.9, "Saving the result.", force=True)
-        content_type = "image/jpeg" if job.input.content_type == "image/jpeg" else "image/png"
-        target = scratch / ("result.jpg" if content_type == "image/jpeg" else "result.png")
-        provenance.save_image(image, target, content_type, tags)
-        height, width = image.shape[:2]
-        info = {"width": width, "height": height, "duration": None, "frames": 1, "fps": None}
-        return target, MediaKind.IMAGE, content_type, info, details
-
-    from ml.video import transform_video
-
-    progress(0.01, "Preparing the effect.", force=True)
-    frame_fn, report = effect.video_function(models, job.params, source, job.input.fps or 25.0)
-    stage = Progress(job.id, worker, start=2, end=99)
-    total = job.input.frames or 0
-
-    def on_frames(fraction: float) -> None:
-        stage(fraction, f"Frame {min(round(fraction * total), total)} of {total}.")
-
-    stage(0.0, f"Frame 0 of {total}.", force=True)
-    target = scratch / "result.mp4"
-    video = transform_video(
-        media.absolute(job.input.path), target, frame_fn, progress=on_frames, metadata=tags
+    ctx = Context(
+        effect=effect,
+        params=job.params,
+        inputs=job_inputs(job),
+        models=Models(current_models()),
+        scratch=scratch,
+        progress=progress,
+        stage=lambda start, end: Progress(job.id, worker, start=start, end=end),
+        tags=provenance.tags(effect.name, effect.description_line()),
     )
-    info = {
-        "width": video.width,
-        "height": video.height,
-        "duration": float(video.duration),
-        "frames": int(video.frames),
-        "fps": float(video.fps),
-    }
-    return target, MediaKind.VIDEO, "video/mp4", info, report()
+    return effect.run(ctx)
 
 
 def detect_faces(media_id: int) -> None:
@@ -303,8 +315,8 @@ def detect_faces(media_id: int) -> None:
         return
     try:
         rgb = _first_frame(asset)
-        models = current_models()
-        found = {name: effect.find_faces(models, rgb) for name, effect in EFFECTS.items()}
+        models = Models(current_models())
+        found = {name: effect.find_faces(models, rgb) for name, effect in face_effects().items()}
         _mark_people(rgb, found)
         asset.faces, asset.faces_error = found, None
     except (ImageError, FaceError) as exc:
@@ -317,8 +329,6 @@ def detect_faces(media_id: int) -> None:
 
 def _first_frame(asset: MediaAsset):
     """The image, or a video's first frame, as RGB."""
-    from webapp.studio.services import load_image
-
     if asset.kind == MediaKind.IMAGE:
         return load_image(asset)
     from ml.video import read_frame
@@ -338,24 +348,13 @@ def _mark_people(rgb, found: dict[str, list[dict]]) -> None:
     for faces in found.values():
         main = max(faces, key=lambda f: f["box"][2] * f["box"][3], default=None)
         for face in faces:
-            match = max(known, key=lambda k: _iou(k.box, face["box"]), default=None)
-            if match is not None and _iou(match.box, face["box"]) >= 0.3:
+            match = max(known, key=lambda k: iou(k.box, face["box"]), default=None)
+            if match is not None and iou(match.box, face["box"]) >= 0.3:
                 face["employee_id"], face["name"] = match.employee_id, match.name
             else:
                 face["employee_id"], face["name"] = None, None
             face["main_subject"] = face is main
             face["suggest_keep"] = face is main or face["employee_id"] is not None
-
-
-def _iou(a, b) -> float:
-    """Intersection over union of two (x, y, w, h) boxes."""
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    ix = max(0, min(ax + aw, bx + bw) - max(ax, bx))
-    iy = max(0, min(ay + ah, by + bh) - max(ay, by))
-    inter = ix * iy
-    union = aw * ah + bw * bh - inter
-    return inter / union if union > 0 else 0.0
 
 
 def requeue_interrupted(job_id: int) -> None:
@@ -374,9 +373,7 @@ def requeue_interrupted(job_id: int) -> None:
     ).rowcount
     db.session.commit()
     if changed:
-        from webapp.studio.queue import enqueue_job
-
-        enqueue_job(job_id)
+        queue.enqueue_job(job_id)
 
 
 def reap_lost_jobs(at_start: bool = False) -> list[int]:
@@ -386,8 +383,6 @@ def reap_lost_jobs(at_start: bool = False) -> list[int]:
     when its process no longer exists (at a worker's start, also when it has our own name: a
     restarted container reuses process ids).
     """
-    from webapp.studio.queue import enqueue_job
-
     config = current_app.config
     now = utcnow()
     stale_before = now - timedelta(seconds=config["STUDIO_STALE_SECONDS"])
@@ -431,7 +426,7 @@ def reap_lost_jobs(at_start: bool = False) -> list[int]:
                 "studio job %s lost its worker %s: %s", job.id, job.worker, values["status"]
             )
             if values["status"] == JobStatus.QUEUED:
-                enqueue_job(job.id)
+                queue.enqueue_job(job.id)
     return reaped
 
 
@@ -451,3 +446,6 @@ def _is_lost(job: StudioJob, stale_before, host: str, me: str, at_start: bool) -
     except PermissionError:
         return False
     return False
+
+
+queue.HANDLERS.update(run_job=run_job, detect_faces=detect_faces, reap_lost_jobs=reap_lost_jobs)

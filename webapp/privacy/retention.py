@@ -20,7 +20,7 @@ from webapp.db import utcnow
 from webapp.employees.consent import delete_biometrics_in_session, remove_files
 from webapp.employees.models import Employee, EnrollmentPhoto, FaceTemplate
 from webapp.extensions import db
-from webapp.recognition.services import retrain_in_session
+from webapp.signals import templates_changed
 
 log = logging.getLogger(__name__)
 PROOF_BATCH = 500
@@ -117,7 +117,7 @@ def run_retention(
         )
     try:
         if plan.employees:
-            retrain_in_session(actor)
+            templates_changed(actor, in_session=True)
         db.session.commit()
     except Exception:
         db.session.rollback()
