@@ -40,7 +40,7 @@ def studio(tmp_path_factory, migrated_db):
     create_user(app, STUDIO_EMAIL, "correct-horse-battery", role="studio")
     worker = Worker(instance, "worker-style-mix")
     try:
-        worker.wait_ready()
+        worker.wait_ready(timeout=600.0)  # the shared CPU can be slow to load the models
         yield {"app": app, "token": make_token(app, STUDIO_EMAIL), "worker": worker}
     finally:
         worker.stop()
