@@ -92,6 +92,9 @@ class StyleMix(Effect):
             "video_iterations": slider(
                 text("Iterations per video frame", "동영상 프레임당 반복 횟수"), 0, 50, 1, 3
             ),
+            "video_keyframes": slider(
+                text("Project every n-th video frame", "동영상 n번째 프레임마다 투영"), 1, 10, 1, 1
+            ),
             "layers": choice(
                 text("Layers taken from the other face", "다른 얼굴에서 가져올 층"),
                 LAYER_CHOICES,
@@ -123,10 +126,6 @@ class StyleMix(Effect):
         "얼굴 생성기: NVIDIA StyleGAN2(FFHQ)에서 증류한 MobileStyleGAN; "
         "비상업적 용도로만 사용하세요.",
     )
-
-    def check(self, params):
-        """A second photo is only asked for when the other face is the upload."""
-        return params
 
     def page_notices(self, config):
         """Say that no fine-tuned generator is installed, when none is."""
@@ -200,15 +199,17 @@ class StyleMix(Effect):
 
     def frame_function(self, ctx, fps):
         """Per frame: track, warm-started projection, smoothed latent, mix, paste."""
-        from dataclasses import replace
-
         from ml.stylemix.pipeline import VideoSettings, VideoStyleMixer
 
         mixer = ctx.models.get("stylemix")
         with ctx.models.use("stylemix"):
             strengths, other, look, generator, settings = self._plan(ctx, mixer, None)
-        video = VideoSettings(first=settings, iterations=ctx.params["video_iterations"])
-        frames = VideoStyleMixer(mixer, other, strengths, replace(video), look, generator)
+        video = VideoSettings(
+            first=settings,
+            iterations=ctx.params["video_iterations"],
+            keyframe_every=ctx.params["video_keyframes"],
+        )
+        frames = VideoStyleMixer(mixer, other, strengths, video, look, generator)
         fn = ctx.models.locked("stylemix", frames)
         return fn, lambda: {**ctx.params, "strengths": strengths, **frames.report()}
 
