@@ -125,13 +125,18 @@ class TorchStyleGAN(torch.nn.Module):
         """Mapping network: z (N, 512) -> w (N, 512)."""
         return next(iter(self.mapping.run({self._mapping_param: z.to(self.device_name)}).values()))
 
-    def w_average(self, samples: int = 512, seed: int = 0) -> torch.Tensor:
-        """The mean w over `samples` random z (the truncation centre), computed once."""
+    def w_average(self) -> torch.Tensor:
+        """The mean w (1, 512), the truncation centre, as ml.generator computes it; cached."""
         if self._w_avg is None:
-            generator = torch.Generator().manual_seed(seed)
-            z = torch.randn(samples, W_DIM, generator=generator)
+            from ml.generator.base import MEAN_W_SAMPLES, MEAN_W_SEED
+
+            z = np.random.RandomState(MEAN_W_SEED).randn(MEAN_W_SAMPLES, W_DIM)
             with torch.no_grad():
-                self._w_avg = self.map(z).mean(dim=0, keepdim=True)
+                total = sum(
+                    self.map(torch.from_numpy(z[i : i + 512].astype(np.float32))).sum(dim=0)
+                    for i in range(0, MEAN_W_SAMPLES, 512)
+                )
+            self._w_avg = (total / MEAN_W_SAMPLES)[None]
         return self._w_avg
 
     def broadcast(self, w: torch.Tensor) -> torch.Tensor:

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from ml.detection import DetectedFace, FaceDetector, dominant_face
+from ml.generator.base import DEFAULT_PSI, seed_latent
 from ml.stylemix.align import AlignedFace, align, paste_back
 from ml.stylemix.generator import OUTPUT_SIZE, TorchStyleGAN, to_uint8_rgb
 from ml.stylemix.mixing import mix
@@ -91,10 +92,9 @@ class StyleMixer:
             reconstruct=reconstruct,
         )
 
-    def generated_latent(self, seed: int, truncation: float = 0.7) -> np.ndarray:
-        """W+ of a generated person (seed -> z -> w, truncated towards the average face)."""
-        generator = torch.Generator().manual_seed(int(seed))
-        z = torch.randn(1, 512, generator=generator)
+    def generated_latent(self, seed: int, truncation: float = DEFAULT_PSI) -> np.ndarray:
+        """W+ of generated person `seed`: the same face ml.generator's sample(seed) gives."""
+        z = torch.from_numpy(seed_latent(seed))[None]
         with torch.no_grad():
             w_avg = self.generator.w_average()
             w = w_avg + truncation * (self.generator.map(z) - w_avg)
