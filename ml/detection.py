@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 from collections.abc import Callable, Sequence
@@ -89,6 +90,7 @@ class FaceDetector:
         stage_thresholds: tuple[float, float] = (0.6, 0.7),
         scale_factor: float = 0.709,
         device: str = "CPU:0",
+        runtime: str = "tensorflow",
     ) -> None:
         """Set the tuning knobs (sizes in original-image pixels) and load the three networks."""
         if min_face_size <= 0 or max_side < _MIN_DETECT_SIDE:
@@ -101,7 +103,8 @@ class FaceDetector:
         self.stage_thresholds = (float(stage_thresholds[0]), float(stage_thresholds[1]))
         self.scale_factor = float(scale_factor)
         self.device = device
-        (self._pnet, self._rnet, self._onet), self._graphs = _load_stages()
+        self.runtime = runtime
+        (self._pnet, self._rnet, self._onet), self._graphs = _load_stages(runtime)
         self._lock = threading.Lock()
 
     @classmethod
@@ -214,20 +217,57 @@ class FaceDetector:
         return np.asarray(rows, dtype=np.float64).reshape(-1, 16)
 
 
-def _load_stages() -> tuple[tuple[Any, Any, Any], tuple[Callable[..., Any], ...]]:
-    """Build mtcnn's three stages, networks compiled as graphs; also return RNet/ONet graphs."""
+RUNTIMES = ("tensorflow", "openvino")
+
+
+@functools.cache
+def _load_stages(
+    runtime: str = "tensorflow",
+) -> tuple[tuple[Any, Any, Any], tuple[Callable[..., Any], ...]]:
+    """Build mtcnn's three stages (shared by the detectors of a process); also the RNet/ONet nets.
+
+    "tensorflow" runs the Keras networks as tf.function graphs (the reference); "openvino" runs
+    the same graphs converted by OpenVINO (cached, see ml.openvino_runtime), 2-3x faster per stage
+    on this CPU with outputs equal to float rounding.
+    """
     import tensorflow as tf
     from mtcnn.stages import StageONet, StagePNet, StageRNet
 
+    if runtime not in RUNTIMES:
+        raise ValueError(f"runtime must be one of {RUNTIMES}, got {runtime!r}")
     spec = tf.TensorSpec([None, None, None, 3], tf.float32)
     stages = []
     for stage_class in (StagePNet, StageRNet, StageONet):
         stage = stage_class()
         # mtcnn runs its Keras networks eagerly, one Python call per layer; as graphs the same
         # weights give the same numbers about 3x faster (most of the time was call overhead).
-        stage._model = tf.function(stage.model, input_signature=[spec])
+        graph = tf.function(stage.model, input_signature=[spec])
+        if runtime == "openvino":
+            from ml.openvino_runtime import cache_file, compile_function
+
+            key = f"mtcnn-{_mtcnn_version()}-{stage_class.__name__}"
+            network = compile_function(graph.get_concrete_function(), cache_file(key))
+            stage._model = _as_tensors(network)
+        else:
+            stage._model = graph
         stages.append(stage)
-    return (stages[0], stages[1], stages[2]), (stages[1].model, stages[2].model)
+    return (stages[0], stages[1], stages[2]), (stages[1]._model, stages[2]._model)
+
+
+def _as_tensors(network: Callable[[Any], list[np.ndarray]]) -> Callable[[Any], list[Any]]:
+    """Wrap a converted network so it returns tf tensors, as mtcnn's stage code expects."""
+    import tensorflow as tf
+
+    def call(x: Any) -> list[Any]:
+        return [tf.constant(output) for output in network(x)]
+
+    return call
+
+
+def _mtcnn_version() -> str:
+    from importlib.metadata import version
+
+    return version("mtcnn")
 
 
 def _resize(rgb: np.ndarray, scale: float) -> np.ndarray:

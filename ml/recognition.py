@@ -34,12 +34,19 @@ class FaceAnalyzer:
         self.embedder = embedder
 
     @classmethod
-    def from_model_dir(cls, model_dir: Path) -> FaceAnalyzer:
-        """Load the detector and FaceNet from the fetched model files."""
+    def from_model_dir(cls, model_dir: Path, detector_runtime: str = "tensorflow") -> FaceAnalyzer:
+        """Load the detector and FaceNet from the fetched model files.
+
+        `detector_runtime` "openvino" runs MTCNN's networks converted by OpenVINO (same weights,
+        outputs equal to float rounding, 2-3x faster per network alone) but measured no faster
+        end to end on this 2-core machine, so TensorFlow stays the default; FaceNet stays on
+        TensorFlow/oneDNN, which measured faster than OpenVINO f32 and bf16 (bench/RESULTS.md).
+        """
         h5 = Path(model_dir) / FACENET_FILE
         if not h5.is_file():
             raise FileNotFoundError(f"{h5} is missing; run `python -m ml.fetch` (make does this)")
-        photo, kiosk = FaceDetector.for_photos(), FaceDetector.for_kiosk()
+        photo = FaceDetector.for_photos(runtime=detector_runtime)
+        kiosk = FaceDetector.for_kiosk(runtime=detector_runtime)
         for detector in (photo, kiosk):
             detector.warmup()  # trace the tf.functions now, not on the first request
         return cls(photo, kiosk, FaceNetEmbedder(str(h5)))

@@ -22,6 +22,7 @@ from webapp.db import utcnow
 from webapp.errors import AppError, NotFound
 from webapp.extensions import db
 from webapp.recognition.services import recognize
+from webapp.recognition.timing import stage
 from webapp.registry import current_models
 
 # A face counts as "inside the head" when this share of its box lies in the pose's head region.
@@ -159,10 +160,12 @@ def process_frame(
         return FrameResult(session, None, None, state.get("gesture"), None, stale=True)
     db.session.rollback()  # no transaction stays open while the models run
     now = now or datetime.now(UTC)
-    rgb = decode_image(data, current_app.config["MAX_IMAGE_PIXELS"])
+    with stage("decode"):
+        rgb = decode_image(data, current_app.config["MAX_IMAGE_PIXELS"])
 
     faces, _ = recognize(rgb, "kiosk")
-    pose = current_models().get("pose").estimate(rgb)
+    with stage("pose"):
+        pose = current_models().get("pose").estimate(rgb)
     gesture = read_gesture(kiosk, pose)
     face = faces[0] if faces else None
     head = pose.head_box() if pose is not None else None

@@ -14,6 +14,7 @@ from webapp import audit
 from webapp.employees.models import Employee, FaceTemplate
 from webapp.extensions import db
 from webapp.recognition.models import ClassifierVersion
+from webapp.recognition.timing import record, stage
 from webapp.registry import current_models
 
 
@@ -157,14 +158,18 @@ def model_version_label(version_id: int | None) -> str:
 
 def recognize(rgb: np.ndarray, preset: str = "photo") -> tuple[list[RecognizedFace], str]:
     """Name every face in an image; returns the faces (largest first) and the model version."""
-    embedded = current_models().get("faces").analyze(rgb, preset)
-    version_id, classifier, names = classifier_cache().current()
+    timings: dict[str, float] = {}
+    embedded = current_models().get("faces").analyze(rgb, preset, timings)
+    for name, seconds in timings.items():
+        record(name, seconds)
+    with stage("classify"):
+        version_id, classifier, names = classifier_cache().current()
+        matches = (
+            classifier.predict(np.stack([f.embedding for f in embedded]))
+            if (classifier and embedded)
+            else [None] * len(embedded)
+        )
     results = []
-    matches = (
-        classifier.predict(np.stack([f.embedding for f in embedded]))
-        if (classifier and embedded)
-        else [None] * len(embedded)
-    )
     for face, match in zip(embedded, matches, strict=True):
         employee_id = match.label if match else None
         results.append(
