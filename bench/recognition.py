@@ -2,8 +2,10 @@
 
 Enrolls the 5-celebrity train photos, names the val photos, leaves each person out in turn to
 measure stranger rejection, times detect / embed / classify on the val photos and on 640x480
-frames, times POST /api/v1/recognize (server side), and starts gunicorn to measure cold start to
-ready and worker memory. Run with `make bench` (or `.venv/bin/python bench/recognition.py`).
+frames, times POST /api/v1/recognize in-process and through a real gunicorn over HTTP (1 and 4
+clients: round trip, the worker's time from its access log, the app's stage times), and starts
+gunicorn to measure cold start to ready and worker memory.
+Run with `make bench` (or `.venv/bin/python bench/recognition.py`).
 """
 
 from __future__ import annotations
@@ -121,6 +123,39 @@ def api_server_times(frames: list[np.ndarray], rounds: int = 3) -> list[float]:
         shutil.rmtree(instance, ignore_errors=True)
 
 
+def served_times(frames: list[np.ndarray], clients: tuple[int, ...] = (1, 4)) -> list[str]:
+    """POST /api/v1/recognize through a real gunicorn (1 worker) over HTTP: Markdown rows.
+
+    For each number of clients (each on its own keep-alive connection, posting back to back):
+    the round trip the client saw, the worker's own request time (gunicorn access log) and the
+    app's stage times (Server-Timing), with the load average while it ran.
+    """
+    from bench.served import ServedApp
+
+    bodies = [encode_jpeg(frame, 90) for frame in frames]
+    rows = []
+    with ServedApp(workers=1) as app:
+        app.post_frames("/api/v1/recognize", "image", bodies, 2, 1)  # warm every thread
+        for count in clients:
+            before = len(app.access_times("/api/v1/recognize"))
+            load_before = os.getloadavg()[0]
+            samples = app.post_frames("/api/v1/recognize", "image", bodies, count, 2)
+            load_after = os.getloadavg()[0]
+            server = app.access_times("/api/v1/recognize")[before:]
+            assert all(s.status == 200 for s in samples), {s.status for s in samples}
+            label = (
+                f"{count} client{'s' if count > 1 else ''}, load {load_before:.1f}-{load_after:.1f}"
+            )
+            rows.append(
+                line(f"HTTP via gunicorn, {label}: round trip", [s.round_trip for s in samples])
+            )
+            rows.append(line(f"HTTP via gunicorn, {label}: server (access log)", server))
+            for stage in ("decode", "detect", "embed", "classify", "app"):
+                values = [s.stages[stage] for s in samples if stage in s.stages]
+                rows.append(line(f"HTTP via gunicorn, {label}: app stage {stage}", values))
+    return rows
+
+
 def gunicorn_cold_start() -> tuple[float, float]:
     """Start gunicorn with one worker; return (seconds to /healthz 200, worker RSS in MB)."""
     instance = Path(tempfile.mkdtemp(prefix="bench-gunicorn-"))
@@ -230,6 +265,7 @@ def main() -> None:
     frame_stages = stage_times(analyzer, classifier, frames * 2, "kiosk")
     kiosk_stages = stage_times(analyzer, classifier, kiosk_frames * 2, "kiosk") if stills else None
     api_times = api_server_times(frames)
+    served_rows = served_times(frames)
     cold_s, worker_rss = gunicorn_cold_start()
 
     out.append(
@@ -260,6 +296,7 @@ def main() -> None:
         for stage, values in zip(("detect", "embed", "classify"), stages, strict=True):
             out.append(line(f"{title}: {stage}", values))
     out.append(line("POST /api/v1/recognize 640x480 (server, in-process)", api_times))
+    out.extend(served_rows)
     out.append("")
     out.append(
         f"gunicorn cold start to /healthz 200 (1 worker): {cold_s:.1f} s; "

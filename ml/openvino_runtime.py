@@ -24,11 +24,10 @@ PRECISIONS = ("f32", "bf16")
 
 
 def default_threads() -> int:
-    """Threads one inference may use: the cores this process may run on (sched affinity)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
+    """Threads one inference may use: the cores this process may run on."""
+    from ml.device import cpu_threads
+
+    return cpu_threads()
 
 
 def cache_dir() -> Path:
