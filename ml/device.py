@@ -21,6 +21,8 @@ def select_device(preference: str = "auto", frameworks: tuple[str, ...] = ("tens
         chosen["tensorflow"] = _tensorflow_device(preference)
     if "torch" in frameworks:
         chosen["torch"] = torch_device(preference)
+    if "openvino" in frameworks:
+        chosen["openvino"] = openvino_device(preference)
     log.info("devices: %s", chosen)
     return chosen
 
@@ -77,3 +79,15 @@ def torch_device(preference: str = "auto") -> str:
     if preference == "cuda" and not available:
         raise DeviceError("DEVICE=cuda but torch sees no GPU")
     return "cuda" if available and preference != "cpu" else "cpu"
+
+
+def openvino_device(preference: str = "auto") -> str:
+    """Return the OpenVINO device name for `preference` ("GPU" when OpenVINO sees one)."""
+    if preference not in {"auto", "cpu", "cuda"}:
+        raise DeviceError(f"unknown device preference {preference!r}")
+    import openvino as ov
+
+    # OpenVINO's GPU plugin drives Intel GPUs only: on an NVIDIA host (DEVICE=cuda) it runs on
+    # the CPU while TensorFlow, torch and ONNX Runtime take the GPU.
+    available = any(name.startswith("GPU") for name in ov.Core().available_devices)
+    return "GPU" if available and preference != "cpu" else "CPU"
