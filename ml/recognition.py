@@ -12,6 +12,7 @@ from ml.alignment import align_face
 from ml.augment import augment_face
 from ml.detection import DetectedFace, FaceDetector, dominant_face
 from ml.facenet import FaceNetEmbedder
+from ml.quality import FaceQuality, assess
 
 FACENET_FILE = "facenet_keras.h5"
 
@@ -22,6 +23,7 @@ class EmbeddedFace:
 
     face: DetectedFace
     embedding: np.ndarray
+    quality: FaceQuality | None = None  # None when not assessed
 
 
 class FaceAnalyzer:
@@ -67,15 +69,20 @@ class FaceAnalyzer:
         started = time.perf_counter()
         faces = self.detect(rgb, preset)
         detected = time.perf_counter()
+        crops = [align_face(rgb, face) for face in faces]
         embeddings = (
-            self.embedder.embed(np.stack([align_face(rgb, face) for face in faces]))
+            self.embedder.embed(np.stack(crops))  # every face of the frame in one batch
             if faces
             else np.zeros((0, 128), dtype=np.float32)
         )
+        qualities = [assess(face, crop) for face, crop in zip(faces, crops, strict=True)]
         if timings is not None:
             timings["detect"] = detected - started
             timings["embed"] = time.perf_counter() - detected
-        return [EmbeddedFace(face, emb) for face, emb in zip(faces, embeddings, strict=True)]
+        return [
+            EmbeddedFace(face, emb, quality)
+            for face, emb, quality in zip(faces, embeddings, qualities, strict=True)
+        ]
 
     def enrollment_templates(
         self, rgb: np.ndarray

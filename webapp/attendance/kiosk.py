@@ -178,6 +178,7 @@ def process_frame(
         similarity=face.similarity if face else 0.0,
         gesture=gesture,
         live=live,
+        quality=face.quality if face else "ok",
     )
     new_state, actions = flow.step(state, observation, flow_settings(), random.Random())
     new_state["frame_key"] = frame_key
