@@ -5,6 +5,7 @@ import os
 bind = os.environ.get("BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = "gthread"
+# Threads share one TensorFlow pool per worker (sized to the cores); see docs/recognition.md.
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 timeout = 120
 graceful_timeout = 30
