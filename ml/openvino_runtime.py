@@ -30,13 +30,18 @@ def default_threads() -> int:
     return cpu_threads()
 
 
-def cache_dir() -> Path:
-    """Where converted networks are kept: MODEL_CACHE_DIR, else the user's cache folder."""
+def cache_root() -> Path:
+    """Folder for files derived from the models: MODEL_CACHE_DIR, else the user's cache."""
     configured = os.environ.get("MODEL_CACHE_DIR")
     if configured:
         return Path(configured)
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "face-platform" / "openvino"
+    return Path(base) / "face-platform"
+
+
+def cache_dir() -> Path:
+    """Where converted networks are kept."""
+    return cache_root() / "openvino"
 
 
 def cache_file(key: str) -> Path:

@@ -16,13 +16,13 @@ STRANGER_SIZE = 256  # px; a face of ~130 px, as an enrollment photo or a close 
 
 def stranger_cache(analyzer: FaceAnalyzer, generator, seeds: Sequence[int]) -> Path:
     """Where the embeddings of these seeds' faces are kept, keyed by both models' versions."""
-    from ml.openvino_runtime import cache_dir
+    from ml.openvino_runtime import cache_root
 
     seeds = list(seeds)
     key = hashlib.sha256(
         f"{generator.cache_key()}|{analyzer.version}|{STRANGER_SIZE}|{seeds}".encode()
     ).hexdigest()[:16]
-    return cache_dir().parent / "strangers" / f"{len(seeds)}-{key}.npy"
+    return cache_root() / "strangers" / f"{len(seeds)}-{key}.npy"
 
 
 def generated_stranger_embeddings(
