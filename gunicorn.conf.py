@@ -35,6 +35,7 @@ def sized_workers() -> int:
 
 workers = int(os.environ.get("WEB_CONCURRENCY") or sized_workers())
 worker_class = "gthread"
+# Threads share one TensorFlow pool per worker (sized to the cores); see docs/recognition.md.
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 timeout = 120
 graceful_timeout = 30

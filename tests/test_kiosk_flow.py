@@ -23,13 +23,14 @@ class Kiosk:
         self.state = flow.new_state(start)
         self.actions: list[flow.Action] = []
 
-    def frame(self, person=None, gesture=None, live=True, face=True, dt=0.25):
+    def frame(self, person=None, gesture=None, live=True, face=True, dt=0.25, quality="ok"):
         self.now += dt
         obs = Observation(
             at=self.now,
             face_found=face or person is not None,
             gesture=gesture,
             live=live,
+            quality=quality,
             **(person or {}),
         )
         self.state, actions = flow.step(self.state, obs, self.settings, random.Random(1))
@@ -179,6 +180,31 @@ def test_an_unknown_face_is_told_politely_and_nothing_happens():
     assert kiosk.state["phase"] == flow.UNKNOWN and kiosk.state["message"] == "not_recognized"
     kiosk.frames(3, face=True, gesture="O")
     assert kiosk.kinds() == []
+
+
+@pytest.mark.parametrize(
+    ("quality", "message"),
+    [("too_small", "come_closer"), ("turned", "face_camera"), ("blurred", "hold_still")],
+)
+def test_a_poor_face_is_asked_for_a_better_view_not_turned_away(quality, message):
+    kiosk = Kiosk()
+    kiosk.frames(5, face=True, quality=quality)
+    assert kiosk.state["phase"] == flow.IDLE and kiosk.state["message"] == message
+    assert kiosk.state["unknown_streak"] == 0
+    kiosk.frames(2, person=ALICE, gesture="standby")  # stepped closer: identified as usual
+    assert kiosk.state["phase"] == flow.CHALLENGE and kiosk.state["name"] == "Alice"
+
+
+def test_the_kiosk_says_come_closer_in_korean(tmp_path):
+    from tests.support import make_config
+    from webapp import create_app
+    from webapp.attendance.kiosk_messages import describe
+
+    app = create_app(make_config(tmp_path, LOAD_MODELS=False))
+    with app.test_request_context(headers={"Accept-Language": "ko"}):
+        assert describe({"message": "come_closer"}) == "카메라에 더 가까이 오세요."
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        assert describe({"message": "face_camera"}) == "Please face the camera."
 
 
 def test_walking_away_ends_the_attempt():

@@ -43,6 +43,10 @@ class FlowSettings:
     challenge: tuple[str, ...] | None = None  # fixed challenge (tests); None picks at random
 
 
+# A face too poor to name gets one of these messages instead of a guess (see ml.quality).
+QUALITY_MESSAGES = {"too_small": "come_closer", "turned": "face_camera", "blurred": "hold_still"}
+
+
 @dataclass(frozen=True)
 class Observation:
     """What the server saw in one frame (the largest face and the pose)."""
@@ -54,6 +58,7 @@ class Observation:
     similarity: float = 0.0
     gesture: str | None = None  # read from the pose; None when unclear or no pose
     live: bool = False  # the face lies inside the head region of the detected body
+    quality: str = "ok"  # ml.quality verdict of the face: ok, too_small, turned, blurred
 
 
 @dataclass
@@ -179,6 +184,11 @@ def step(
     state["absent"] = 0
 
     if state["phase"] == IDLE:
+        if obs.quality in QUALITY_MESSAGES:
+            # Too small, turned or blurred: ask for a better view; it is not "unknown" yet.
+            state["streak"] = 0
+            state["message"] = QUALITY_MESSAGES[obs.quality]
+            return state, actions
         if obs.employee_id is None:
             state["streak"] = 0
             state["employee_id"] = None

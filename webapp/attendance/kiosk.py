@@ -23,6 +23,7 @@ from webapp.db import utcnow
 from webapp.errors import AppError, NotFound
 from webapp.extensions import db
 from webapp.recognition.services import recognize
+from webapp.recognition.timing import stage
 from webapp.registry import current_models
 
 # A face counts as "inside the head" when this share of its box lies in the pose's head region.
@@ -172,10 +173,12 @@ def process_frame(
         return FrameResult(session, None, None, state.get("gesture"), None, stale=True)
     db.session.rollback()  # no transaction stays open while the models run
     now = now or datetime.now(UTC)
-    rgb = decode_image(data, current_app.config["MAX_IMAGE_PIXELS"])
+    with stage("decode"):
+        rgb = decode_image(data, current_app.config["MAX_IMAGE_PIXELS"])
 
     faces, _ = recognize(rgb, "kiosk")
-    pose = current_models().get("pose").estimate(rgb)
+    with stage("pose"):
+        pose = current_models().get("pose").estimate(rgb)
     gesture = read_gesture(kiosk, pose)
     face = faces[0] if faces else None
     head = pose.head_box() if pose is not None else None
@@ -188,6 +191,7 @@ def process_frame(
         similarity=face.similarity if face else 0.0,
         gesture=gesture,
         live=live,
+        quality=face.quality if face else "ok",
     )
     new_state, actions = flow.step(state, observation, flow_settings(), random.Random())
     new_state["frame_key"] = frame_key
