@@ -30,7 +30,7 @@ FROM python:3.11-slim-bookworm AS app
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PATH=/venv/bin:$PATH \
     INSTANCE_PATH=/data MODEL_DIR=/srv/models MEDIA_DIR=/data/media BIND=0.0.0.0:8000
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libgl1 libglib2.0-0 \
+ && apt-get install -y --no-install-recommends libgl1 libglib2.0-0 espeak-ng fonts-nanum \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --user-group --home /app face \
  && mkdir -p /data/media && chown -R face:face /data

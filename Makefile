@@ -13,7 +13,7 @@ export MODEL_DIR ?= $(CURDIR)/instance/models
 
 run: deps models translations db
 	$(FLASK) users ensure-admin
-	@echo "Starting gunicorn on http://$${BIND:-127.0.0.1:8000} (models load in each worker; /healthz says when ready)"
+	@echo "Starting gunicorn on http://$${BIND:-127.0.0.1:8000}; each worker loads its models: wait for the \"ready:\" line"
 	exec ./scripts/run.sh
 
 run-nginx: deps models translations db system-nginx
@@ -79,8 +79,10 @@ bench: dev-deps models
 	$(PY) bench/studio.py
 
 # Re-extract UI strings after changing templates or code; then translate the .po file.
+# Error messages raised in services are UI text too: pages and the API show their translation.
+BABEL_KEYWORDS = -k _l -k AppError -k NotFound -k Forbidden -k Unauthorized
 messages: dev-deps
-	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -o translations/messages.pot .
+	$(VENV)/bin/pybabel extract -F babel.cfg $(BABEL_KEYWORDS) -o translations/messages.pot .
 	$(VENV)/bin/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching
 
 clean:

@@ -3,8 +3,8 @@
 The same fixed steps on every frame (no clustering), so a video does not flicker: flat regions
 come from repeated bilateral filtering at half size, colours snap to a fixed grid in Lab space
 (lightness in `levels` bands, chroma in coarser steps), and dark outlines come from an adaptive
-threshold of the median-blurred lightness. `strength` (0-1) blends from the photo to the full
-cartoon and also sets how many bands there are.
+threshold of the smoothed picture's lightness (so skin and stubble texture draw no specks).
+`strength` (0-1) blends from the photo to the full cartoon and sets how many bands there are.
 """
 
 from __future__ import annotations
@@ -64,9 +64,10 @@ def cartoonize(rgb: np.ndarray, strength: float = 0.8, edges: bool = True) -> np
     if s == 0.0:
         return rgb.copy()
     p = cartoon_params(s)
-    flat = quantize(smooth(rgb, p["passes"]), p["levels"], p["chroma_step"])
+    smoothed = smooth(rgb, p["passes"])
+    flat = quantize(smoothed, p["levels"], p["chroma_step"])
     if edges:
-        ink = ink_edges(rgb)
+        ink = ink_edges(smoothed)  # on the smoothed picture: outlines, not skin or stubble texture
         flat = flat.copy()
         flat[ink > 0] = (flat[ink > 0] * 0.15).astype(np.uint8)
     if s >= 1.0:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite drives for real: Chromium (pages), PostgreSQL,
-# Redis (the studio's shared job queue), Nginx (the HTTPS front) and docker-compose (only to
-# validate the compose files; no Docker engine is needed or started).
+# Redis (the studio's shared job queue), Nginx (the HTTPS front), docker-compose (only to
+# validate the compose files; no Docker engine is needed or started), espeak-ng (the talking
+# photo's offline speech, Korean and English voices) and fonts-nanum (Hangul for burnt-in subtitles).
 # Does nothing when they are already there; needs root (or sudo) the first time.
 set -euo pipefail
 need=()
@@ -10,6 +11,8 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v nginx >/dev/null 2>&1 || need+=(nginx)
 command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
+command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
+[ -f /usr/share/fonts/truetype/nanum/NanumGothic.ttf ] || need+=(fonts-nanum)
 [ ${#need[@]} -eq 0 ] && exit 0
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -130,3 +130,62 @@ def test_parameters_are_checked_once_with_the_schemas_messages(pix):
     )
     refused = post("anonymize", {"colour": 1})
     assert refused["error"] == "unknown_param" and "fallback, keep, mode" in refused["message"]
+
+
+def test_the_contract_takes_what_the_coming_effects_need():
+    """Roles beyond media/source, photo in -> video out, a free-form JSON list with a widget, a
+    licence notice: a (not registered) effect declares them and they check and describe."""
+    from webapp.studio.effects.base import (
+        MEDIA,
+        PHOTO,
+        VIDEO,
+        Effect,
+        Input,
+        json_list,
+        params,
+        slider,
+        text,
+    )
+    from webapp.studio.effects.schema import ParamError, unsupported_keys
+
+    class Animate(Effect):
+        name = "animate_test"
+        label = text("Animate", "움직이기")
+        inputs = (
+            Input("media", (PHOTO,), text("Photo", "사진")),
+            Input("driving", (VIDEO,), text("Driving video", "따라 할 동영상")),
+            Input("text", ("text",), text("Caption", "자막"), required=False),
+        )
+        output = VIDEO
+        params_schema = params(
+            {
+                "hints": json_list(
+                    text("Colour hints", "색 힌트"), "[[x, y, '#rrggbb'], ...]", widget="strokes"
+                ),
+                "motion": slider(text("Motion", "움직임"), 0, 2, 0.1, 1.0),
+            }
+        )
+        notice = text("Generator: FFHQ, non-commercial use only.", "생성기: FFHQ, 비상업적 용도만.")
+
+    effect = Animate()
+    assert effect.output_kind({"media": PHOTO, "driving": VIDEO}) == VIDEO
+    assert MEDIA.accepts == (PHOTO, VIDEO) and not effect.needs_source
+    assert unsupported_keys(effect.params_schema) == set()
+    strokes = [[10, 20, "#ff0000"], [30, 40, "#00ff00"]]
+    assert effect.check_params({"hints": strokes}) == {"hints": strokes, "motion": 1.0}
+    for bad, message in (
+        ({"hints": "red"}, "params.hints must be a list."),
+        ({"hints": [[0, 0, "#fff"]] * 1001}, "params.hints must be a list of 0 to 1000 items."),
+        ({"motion": 3}, "params.motion must be between 0 and 2."),
+    ):
+        with pytest.raises(ParamError) as refused:
+            effect.check_params(bad)
+        assert str(refused.value) == message
+    described = effect.describe("ko")
+    assert described["output"] == "video" and described["notice"].startswith("생성기")
+    assert "non-commercial" in described["provenance"]
+    hints = described["params_schema"]["properties"]["hints"]
+    assert hints["x-widget"] == "strokes" and hints["x-title"] == "색 힌트"
+    assert [i["role"] for i in described["inputs"]] == ["media", "driving", "text"]
+    with pytest.raises(ValueError):
+        Input("soundtrack", ("audio",))

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 
 from flask import Flask
 
+from webapp.logs import configure_logging
 from webapp.settings import ROOT, load_settings
 
 
@@ -21,9 +21,7 @@ def create_app(config: dict | None = None) -> Flask:
         static_folder=str(ROOT / "static"),
     )
     app.config.update(load_settings(Path(app.instance_path), override=config))
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(app.config["LOG_LEVEL"])
 
     from webapp import i18n
     from webapp.db import render_migration_item
@@ -49,8 +47,19 @@ def create_app(config: dict | None = None) -> Flask:
     resilience.init_app(app)
     media.init_app(app)
 
-    from webapp import admin, attendance, auth, employees, health, privacy, recognition, studio
+    from webapp import (
+        admin,
+        apidocs,
+        attendance,
+        auth,
+        employees,
+        health,
+        privacy,
+        recognition,
+        studio,
+    )
 
-    for feature in (auth, admin, attendance, studio, employees, recognition, privacy, health):
+    features = (auth, admin, attendance, studio, employees, recognition, privacy, health, apidocs)
+    for feature in features:
         feature.init_app(app)
     return app

@@ -42,6 +42,13 @@ def parse_workdays(value: str) -> str:
     return digits
 
 
+def _log_level(value: str) -> str:
+    level = value.strip().upper()
+    if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ValueError(f"not DEBUG, INFO, WARNING or ERROR: {value!r}")
+    return level
+
+
 ENV_SETTINGS: dict[str, tuple[object, object]] = {
     "SECRET_KEY": (None, str),
     "DATABASE_URL": (None, str),
@@ -71,10 +78,15 @@ ENV_SETTINGS: dict[str, tuple[object, object]] = {
     "LOGIN_LIMIT_PER_ACCOUNT": ("10 per 15 minutes", str),
     "LOGIN_LIMIT_PER_IP": ("30 per 15 minutes", str),
     "API_AUTH_LIMIT_PER_IP": ("60 per 15 minutes", str),
-    # Kiosk check-in: frames a kiosk sends per second, frames a gesture must be held, seconds
-    # without progress before an attempt ends, and a fixed challenge (e.g. "capture,O") for tests.
+    "LOG_LEVEL": ("INFO", _log_level),  # the console's level; libraries stay quieter
+    # Kiosk check-in: frames a kiosk sends per second, how long (ms, and in at least how many
+    # frames) a gesture must be held, seconds without progress before an attempt ends, a fixed
+    # challenge (e.g. "capture,O") for tests, and the optional in-browser pose (off: the page
+    # draws the skeleton the server found).
     "KIOSK_FPS": (4, int),
-    "KIOSK_HOLD_FRAMES": (3, int),
+    "KIOSK_HOLD_FRAMES": (2, int),
+    "KIOSK_HOLD_MS": (500, int),
+    "KIOSK_BROWSER_POSE": (False, _bool),
     "KIOSK_TIMEOUT_SECONDS": (20.0, float),
     "KIOSK_RESULT_SECONDS": (4.0, float),  # how long a result stays on the screen
     "KIOSK_CHALLENGE": (None, str),
@@ -192,6 +204,8 @@ def load_settings(instance_path: Path, environ=None, override: dict | None = Non
         raise ConfigError(f"SITE_TIMEZONE: unknown timezone {raw['SITE_TIMEZONE']!r}") from exc
     if not 1 <= int(raw["KIOSK_FPS"]) <= 15 or not 1 <= int(raw["KIOSK_HOLD_FRAMES"]) <= 30:
         raise ConfigError("KIOSK_FPS must be 1-15 and KIOSK_HOLD_FRAMES 1-30")
+    if not 0 <= int(raw["KIOSK_HOLD_MS"]) <= 10_000:
+        raise ConfigError("KIOSK_HOLD_MS must be 0-10000 (milliseconds)")
     if raw["KIOSK_CHALLENGE"]:
         steps = [step.strip() for step in str(raw["KIOSK_CHALLENGE"]).split(",")]
         allowed = {"O", "capture", "standby"}

@@ -89,7 +89,18 @@ def test_anonymize_a_photo_picking_faces_on_the_boxes(server, page, files, scree
     assert page.evaluate("document.querySelector('#job-result-media img').naturalWidth") == 640
     with page.expect_download() as download:
         page.get_by_role("link", name="Download").click()
-    assert download.value.suggested_filename.endswith(".jpg")
+    assert download.value.suggested_filename == "party-anonymize.jpg"  # the file and the effect
+    # The job list says which file and options, on the site's clock, before and after the page's
+    # script refreshes it (it refreshes every 5 s).
+    page.goto(f"{server.url}/studio/")
+    row = page.locator("#studio-jobs tbody tr").first
+    expect(row.locator("td").nth(1)).to_have_text("party.jpg")
+    expect(row.locator("td").nth(2)).to_contain_text("Other faces Pixelate")
+    written = row.locator("td").nth(5).inner_text()
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", written), written
+    page.wait_for_timeout(6_000)
+    expect(row.locator("td").nth(5)).to_have_text(written)
+    expect(row.locator("td").nth(2)).to_contain_text("Other faces Pixelate")
 
 
 def test_face_swap_asks_for_consent(server, page, files):
@@ -142,3 +153,22 @@ def test_make_an_api_token(server, page):
     token = page.locator("#new-token").inner_text()
     assert token.startswith("fp_")
     expect(page.get_by_role("cell", name="render farm")).to_be_visible()
+
+
+def test_cartoon_runs_from_the_form_generated_by_its_contract(server, page, files, screenshots):
+    page.goto(f"{server.url}/studio/")
+    page.get_by_label("Cartoon").check()
+    expect(page.locator("#studio-cartoon-options")).to_be_visible()
+    expect(page.locator("#studio-anonymize-options")).to_be_hidden()
+    strength = page.get_by_label("Strength")
+    strength.fill("0.5")
+    expect(page.locator("#studio-cartoon-options output")).to_have_text("0.5")
+    page.locator("#studio-media").set_input_files(files["scene"])
+    expect(page.locator("#studio-upload-status")).to_contain_text("Ready.", timeout=60_000)
+    expect(page.locator(".face-box")).to_have_count(0)  # cartoon picks no faces
+    page.screenshot(path=screenshots / "studio-cartoon-form.png", full_page=True)
+    page.get_by_role("button", name="Start").click()
+    expect(page).to_have_url(re.compile(r"/studio/jobs/\d+$"))
+    expect(page.locator("#job-result-media img")).to_be_visible(timeout=JOB_TIMEOUT)
+    expect(page.get_by_text("Strength: 0.50.")).to_be_visible()
+    page.screenshot(path=screenshots / "studio-cartoon-job.png", full_page=True)

@@ -282,3 +282,23 @@ def test_tracker_drops_a_track_after_max_coast_frames():
     assert tracker.update([]) == []  # third miss: gone
     (new,) = tracker.update([(100, 100, 50, 50)])
     assert new.id != first.id
+
+
+def test_encode_video_writes_frames_an_effect_made(tmp_path):
+    """Photo in, video out: frames made in memory become a playable H.264 MP4 with tags."""
+    import av
+
+    from ml.video import encode_video
+
+    base = np.zeros((64, 96, 3), dtype=np.uint8)
+    frames = [np.roll(base + np.uint8(40 + 10 * i), i, axis=1) for i in range(12)]
+    info = encode_video(iter(frames), tmp_path / "made.mp4", 12.0, {"comment": "made here"})
+    assert (info.width, info.height, info.frames) == (96, 64, 12)
+    assert abs(info.duration - 1.0) < 0.1
+    with av.open(str(tmp_path / "made.mp4")) as container:
+        assert container.metadata.get("comment") == "made here"
+        assert container.streams.video[0].codec_context.name == "h264"
+    with pytest.raises(MediaError):
+        encode_video(iter([]), tmp_path / "none.mp4", 12.0)
+    with pytest.raises(MediaError):
+        encode_video(iter([np.zeros((63, 96, 3), np.uint8)]), tmp_path / "odd.mp4", 12.0)

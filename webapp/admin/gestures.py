@@ -96,4 +96,5 @@ def kiosk_gesture_model(kiosk_id: int):
     model_id = None if choice == "rules" else parse_int(choice, "model")
     teach.assign_model(kiosk_id, model_id, current_user)
     flash(_("Kiosk updated."), "success")
-    return redirect(url_for("admin.gestures"))
+    back = "admin.kiosks" if request.form.get("back") == "kiosks" else "admin.gestures"
+    return redirect(url_for(back))

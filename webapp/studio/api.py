@@ -13,7 +13,8 @@ from webapp.studio.access import studio_api
 from webapp.studio.effects import all_effects
 from webapp.studio.effects.base import ROLES
 from webapp.studio.intake import MB, IncomingFile, store_upload
-from webapp.studio.storage import SUFFIXES, extra_file
+from webapp.studio.joblist import media_download_name
+from webapp.studio.storage import extra_file
 
 
 @api_bp.before_request
@@ -56,8 +57,7 @@ def media_file(media_id: int):
     """The file itself (with `?download=1` as an attachment); players may ask for ranges."""
     asset = jobs.get_media(g.studio_user, media_id)
     download = request.args.get("download") in {"1", "true", "yes"}
-    suffix = SUFFIXES[asset.content_type]
-    name = f"{asset.origin}-{asset.id}{suffix}" if download else None
+    name = media_download_name(asset) if download else None
     return media.send(
         asset.path, asset.content_type, download_name=name, cache_control="private, no-cache"
     )

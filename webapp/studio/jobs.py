@@ -325,6 +325,7 @@ def media_dict(asset: MediaAsset) -> dict:
         "duration": asset.duration,
         "frames": asset.frames,
         "size_bytes": asset.size_bytes,
+        "original_name": asset.original_name,
         "url": media_url(asset),
         "faces_url": url_for("studio_api.media_faces", media_id=asset.id),
     }

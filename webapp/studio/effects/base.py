@@ -273,6 +273,24 @@ class Context:
                 "frames": int(made.frames), "fps": float(made.fps)}  # fmt: skip
         return Output(target, VIDEO, "video/mp4", info, report())
 
+    def encode_video(self, frames, fps: float, total: int, details: dict) -> Output:
+        """Write frames an effect makes (e.g. a photo animated) as the result MP4, reporting
+        progress per frame against `total`."""
+        from ml.video import encode_video
+
+        stage = self.stage(2, 99)
+
+        def counted():
+            for index, frame in enumerate(frames):
+                stage(index / max(total, 1), f"Frame {index} of {total}.")
+                yield frame
+
+        target = self.scratch / "result.mp4"
+        made = encode_video(counted(), target, fps, metadata=self.tags)
+        info = {"width": made.width, "height": made.height, "duration": float(made.duration),
+                "frames": int(made.frames), "fps": float(made.fps)}  # fmt: skip
+        return Output(target, VIDEO, "video/mp4", info, details)
+
 
 # -- the contract ---------------------------------------------------------------------------------
 

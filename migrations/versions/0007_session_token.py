@@ -1,7 +1,7 @@
 """users.session_token: rotating it logs out every session and remember cookie of a user
 
-Revision ID: 0006_session_token
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-06 01:45:00
 
 Reviewed by hand: one nullable column on users; a user without a token gets one at the next login.
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0006_session_token'
-down_revision = '0005'
+revision = '0007'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,157 @@
+"""VideoAnonymizer: the same faces replaced in every frame, followed by the tracker."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ml.anonymize.anonymizer import (
+    IDENTITY_RETRIES,
+    MODES,
+    AnonymizeError,
+    Anonymizer,
+    NoSyntheticFace,
+    SyntheticIdentity,
+)
+from ml.anonymize.detection import FaceBox
+from ml.face_bank import (
+    FaceBankError,
+)
+from ml.images import as_rgb
+
+
+class VideoAnonymizer:
+    """Per-frame anonymizer for `ml.video.transform_video`: faces kept on frame 0 stay kept.
+
+    Faces are followed with `ml.tracking.FaceTracker`; a track the detector lost coasts for a few
+    frames and is still covered. Every face that is not a kept track, new faces included, is
+    replaced in every frame. A synthetic face keeps its donors for the whole track.
+    """
+
+    def __init__(
+        self,
+        anonymizer: Anonymizer,
+        keep_ids: Sequence[int],
+        mode: str,
+        fallback: str | None = None,
+        tracker: Any | None = None,
+    ) -> None:
+        """`keep_ids` are ids of `anonymizer.detect(first frame)`."""
+        from ml.tracking import FaceTracker
+
+        if mode not in MODES:
+            raise AnonymizeError("unknown_mode", f"mode must be one of {', '.join(MODES)}")
+        self.anonymizer = anonymizer
+        self.keep_ids = {int(i) for i in keep_ids}
+        self.mode = mode
+        self.fallback = fallback
+        self.tracker = tracker or FaceTracker()
+        self.kept_tracks: set[int] | None = None
+        self.stats = {"frames": 0, "replaced": 0, "coasted": 0, "fallbacks": 0}
+        self._last: dict[int, FaceBox] = {}
+        self._identities: dict[int, SyntheticIdentity | None] = {}
+
+    def __call__(self, frame: np.ndarray, index: int) -> np.ndarray:
+        """Anonymize one RGB frame."""
+        frame = as_rgb(frame)
+        faces = self.anonymizer.detect(frame)
+        tracks = self.tracker.update([face.box for face in faces])
+        if self.kept_tracks is None:
+            known = {face.id for face in faces}
+            unknown = sorted(self.keep_ids - known)
+            if unknown:
+                raise AnonymizeError(
+                    "unknown_face",
+                    f"no face with id {', '.join(map(str, unknown))} in the first frame",
+                )
+            self.kept_tracks = {
+                track.id
+                for track in tracks
+                if track.index is not None and faces[track.index].id in self.keep_ids
+            }
+        image = frame.copy()
+        for track in tracks:
+            face = self._face_of(track, faces)
+            self._last[track.id] = face
+            if track.id in self.kept_tracks:
+                continue
+            self.stats["replaced"] += 1
+            self.stats["coasted"] += int(not track.detected)
+            self._replace(image, frame, track.id, face)
+        live = {track.id for track in tracks}
+        for gone in set(self._last) - live:
+            self._last.pop(gone, None)
+        self.stats["frames"] += 1
+        return image
+
+    def _face_of(self, track: Any, faces: Sequence[FaceBox]) -> FaceBox:
+        """The detected face of a track, or its last face moved onto the coasting box."""
+        if track.index is not None:
+            face = faces[track.index]
+            return FaceBox(track.id, face.box, face.score, face.landmarks, face.source)
+        last = self._last.get(track.id)
+        x, y, w, h = track.box
+        if last is None:
+            centre = np.array([x + w / 2, y + h / 2])
+            landmarks = centre + np.array(
+                [(-0.2, -0.1), (0.2, -0.1), (0, 0.05), (-0.15, 0.25), (0.15, 0.25)]
+            ) * (w, h)
+        else:
+            lx, ly, lw, lh = last.box
+            scale = np.array([w / max(lw, 1), h / max(lh, 1)])
+            landmarks = (last.landmarks - (lx, ly)) * scale + (x, y)
+        return FaceBox(track.id, track.box, 0.0, landmarks, "tracker")
+
+    def _replace(self, image: np.ndarray, frame: np.ndarray, track_id: int, face: FaceBox):
+        anonymizer = self.anonymizer
+        if self.mode != "synthetic":
+            anonymizer.cover(image, face, self.mode)
+            return
+        if track_id not in self._identities:
+            try:
+                self._identities[track_id] = self._first_identity(image, frame, face)
+            except NoSyntheticFace:
+                # No mesh on this frame (a turned head, a false detection): blurred now, and
+                # the donors are chosen on a later frame that has one.
+                self.stats["fallbacks"] += 1
+                anonymizer.cover(image, face, "blur")
+                return
+            if self._identities[track_id] is not None:
+                return  # rendered (and checked) on this frame already
+        identity = self._identities[track_id]
+        if identity is None:
+            self.stats["fallbacks"] += 1
+            anonymizer.cover(image, face, self.fallback or "blur")
+            return
+        try:
+            anonymizer.render(image, frame, face, identity)
+        except NoSyntheticFace:
+            self.stats["fallbacks"] += 1
+            anonymizer.cover(image, face, "blur")
+
+    def _first_identity(
+        self, image: np.ndarray, frame: np.ndarray, face: FaceBox
+    ) -> SyntheticIdentity | None:
+        """Choose a new track's donors, render them and check identity as photos do; or None.
+
+        Raises NoSyntheticFace when this frame has no face mesh for the face.
+        """
+        anonymizer = self.anonymizer
+        estimate = anonymizer.estimate(frame, [face])[0]
+        embedding = anonymizer._embed_faces(frame, [face])[0]
+        for attempt in range(IDENTITY_RETRIES + 1):
+            try:
+                identity = anonymizer.plan_identity(face, estimate, embedding, attempt)
+            except FaceBankError as exc:
+                if self.fallback is None:
+                    raise AnonymizeError(exc.code, exc.message) from exc
+                return None
+            anonymizer.render(image, frame, face, identity)
+            if embedding is None:
+                return identity
+            replaced = anonymizer._embed_faces(image, [face])[0]
+            if anonymizer._identity_check(replaced, embedding, identity)["passed"]:
+                return identity
+        return None  # no donor set passed: this track is blurred

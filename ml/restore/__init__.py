@@ -1,0 +1,1 @@
+"""Old-photo restoration: colorization (propagation, reference, model slot) and enhancement."""
