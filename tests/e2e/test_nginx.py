@@ -33,6 +33,9 @@ SERVER_ENV = {
     "KIOSK_HOLD_FRAMES": "2",
     "KIOSK_FPS": "4",
     "LOGIN_LIMIT_PER_ACCOUNT": "5 per 15 minutes",
+    # The in-page MediaPipe pose runs (at least once) so its wasm is fetched from Nginx and
+    # compiled under the page's CSP; it switches itself off when slow.
+    "KIOSK_BROWSER_POSE": "true",
 }
 WASM = next((ROOT / "static" / "vendor" / "mediapipe-pose").glob("*.wasm"))
 HEADERS = {
