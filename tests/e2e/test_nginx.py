@@ -196,7 +196,8 @@ def test_kiosk_checks_in_over_https(server, front, kiosk_token, chromium, tmp_pa
     page.get_by_role("button", name="Start").click()
     expect(page.locator("#screen")).to_be_visible()
     # MediaPipe's wasm, fetched from Nginx, runs under the page's CSP.
-    page.wait_for_function("window.kioskDebug.poseResults > 0", timeout=90_000)
+    # An arrow function: a bare expression would be eval()ed in the page, which the CSP refuses.
+    page.wait_for_function("() => window.kioskDebug.poseResults > 0", timeout=90_000)
     assert uncaught == [] and violations == [], (uncaught, violations)
     try:
         wait_seen(page, "Victor One, checked in at", timeout=150_000)
