@@ -149,7 +149,7 @@ def test_a_rendered_person_checks_in_with_capture_then_o(
 
     wait_seen(page, "Victor One", "1. raise both arms", "2. make an O over your head", "s left")
     # The skeleton drawn is the one the server found in the frame (no pose runs in the page).
-    page.wait_for_function("window.kioskDebug.skeletons > 0", timeout=FLOW_TIMEOUT)
+    page.wait_for_function("() => window.kioskDebug.skeletons > 0", timeout=FLOW_TIMEOUT)
     page.screenshot(path=screenshots / "kiosk-mid-flow.png")
     wait_seen(page, "Victor One, checked in at")
     # On the way the page showed the hold progress of a gesture (its first frame never counts).
@@ -183,7 +183,7 @@ def test_the_pairing_link_fills_in_the_token_and_starts_the_camera(
     expect(page.locator("#kiosk-name")).to_have_text("lobby")
     assert page.evaluate("localStorage.getItem('faceplatform.kioskToken')") == kiosk_token
     assert "token" not in page.url  # taken out of the address bar at once
-    page.wait_for_function("window.kioskDebug.framesSent > 0", timeout=FLOW_TIMEOUT)
+    page.wait_for_function("() => window.kioskDebug.framesSent > 0", timeout=FLOW_TIMEOUT)
     assert page_errors(page, uncaught) == []
     context.close()
     video.unlink()
@@ -216,7 +216,7 @@ def test_a_looped_still_image_never_checks_in(server, kiosk_token, chromium, tmp
     before = len(events(server))
     context, page, uncaught = open_kiosk(chromium, video)
     start_kiosk(server, page, kiosk_token)
-    page.wait_for_function("window.kioskDebug.framesSent > 0", timeout=FLOW_TIMEOUT)
+    page.wait_for_function("() => window.kioskDebug.framesSent > 0", timeout=FLOW_TIMEOUT)
     page.wait_for_timeout(10_000)
     state = page.evaluate("window.kioskDebug.lastState")
     seen = page.evaluate("window.kioskSeen")

@@ -130,7 +130,8 @@ def test_a_video_result_plays_in_the_page(server, page, files):
     video = page.locator("#job-result-media video")
     expect(video).to_be_visible(timeout=JOB_TIMEOUT)
     page.wait_for_function(
-        "document.querySelector('#job-result-media video').readyState >= 2", timeout=20_000
+        "() => document.querySelector('#job-result-media video').readyState >= 2",
+        timeout=20_000,
     )
     size = page.evaluate(
         "(() => { const v = document.querySelector('#job-result-media video');"
