@@ -24,6 +24,7 @@ from tests.studio_helpers import (
     photo,
     studio_client,
     wait_for,
+    write_video,
 )
 from tests.support import create_user
 
@@ -58,6 +59,16 @@ def _post(studio, media: bytes, name: str, params: dict, **extra):
     )
 
 
+def _why(studio, status: dict) -> str:
+    """The job's error and the worker's warnings, for a failed assertion."""
+    lines = [
+        line
+        for line in studio["worker"].output().splitlines()
+        if "huey:" not in line and ("WARNING" in line or "ERROR" in line or "Error" in line)
+    ]
+    return f"{status.get('error_code')}: {status.get('error')}\n" + "\n".join(lines[-30:])
+
+
 def _wait(studio, response) -> dict:
     client = studio["app"].test_client()
     assert response.status_code == 202, response.get_json()
@@ -79,7 +90,7 @@ def test_a_photo_is_style_mixed_with_a_preset_face(studio):
         "look_strength": 0.4,
     }
     status = _wait(studio, _post(studio, encode(original, "PNG"), "jerry.png", params))
-    assert status["status"] == "done", (status, studio["worker"].output()[-3000:])
+    assert status["status"] == "done", _why(studio, status)
     # The sliders and choices reached the job as sent; the rest are the schema's defaults.
     for key, value in params.items():
         assert status["params"][key] == value
@@ -125,3 +136,29 @@ def test_out_of_range_sliders_are_refused(studio):
         assert response.get_json()["error"] == "bad_params"
         if message:
             assert response.get_json()["message"] == message
+
+
+def test_a_video_is_style_mixed_frame_by_frame_with_its_sound(studio, tmp_path):
+    from ml.video import probe
+
+    face = photo("jerry_seinfeld")[:300, :300]
+    frames = [np.ascontiguousarray(np.roll(face, 3 * i, axis=1)) for i in range(3)]  # a slow pan
+    clip = write_video(tmp_path / "in.mp4", frames, fps=12, audio=True)
+    params = {
+        "resolution": 64,
+        "iterations": 1,
+        "video_iterations": 1,
+        "video_keyframes": 2,
+        "layers": "fine",
+        "other": "generated",
+        "seed": 5,
+    }
+    status = _wait(studio, _post(studio, clip.read_bytes(), "in.mp4", params))
+    assert status["status"] == "done", _why(studio, status)
+    assert status["result"]["media_type"] == "video/mp4" and status["result"]["frames"] == 3
+    details = status["details"]
+    assert details["frames"] == 3 and details["frames_mixed"] == 3
+    assert details["projections"] == 2  # frames 0 and 2; frame 1 reuses the last face
+    stored = next(Path(studio["app"].config["MEDIA_DIR"]).rglob("results/*.mp4"))
+    made = probe(stored)
+    assert made.has_audio and made.codec == "h264" and made.frames == 3

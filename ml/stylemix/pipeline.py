@@ -192,17 +192,19 @@ class VideoStyleMixer:
         faces = self.mixer.detector.detect(rgb)
         tracks = self.tracker.update([face.box for face in faces])
         track = _main_track(tracks, self.track_id)
-        if track is None or track.index is None:
-            return rgb  # the face is lost or only coasting: leave the frame as it is
+        if track is None:
+            return rgb  # no face in this frame: leave it as it is
+        switched = self.track_id is not None and track.id != self.track_id
         self.track_id = track.id
         aligned = align(rgb, five_points(faces[track.index]), OUTPUT_SIZE)
-        if self.latent is None or self.face is None or index % self.settings.keyframe_every == 0:
+        keyframe = index % self.settings.keyframe_every == 0
+        if self.latent is None or self.face is None or keyframe or switched:
             previous = self.latent
             chosen = self.settings.first if previous is None else self.warm
             fit = self.mixer.project_face(
                 aligned, chosen, init_w_plus=previous, reconstruct=False
             ).w_plus
-            if previous is not None and self.settings.smoothing > 0:
+            if previous is not None and self.settings.smoothing > 0 and not switched:
                 fit = self.settings.smoothing * previous + (1.0 - self.settings.smoothing) * fit
             self.latent = fit
             mixed = self.mixer.mix_latents(fit, self.other, self.strengths)
@@ -217,11 +219,12 @@ class VideoStyleMixer:
 
 
 def _main_track(tracks, previous_id):
-    """The track followed so far if still alive, else the largest detected face's."""
-    for track in tracks:
+    """The followed face's track while it is detected; else the largest detected face's (a
+    fast move or a cut starts a new track); None when no face is detected in the frame."""
+    detected = [t for t in tracks if t.detected and t.index is not None]
+    for track in detected:
         if track.id == previous_id:
             return track
-    detected = [t for t in tracks if t.detected]
     if not detected:
         return None
     return max(detected, key=lambda t: t.box[2] * t.box[3])
