@@ -79,14 +79,14 @@ def test_anonymize_a_photo_picking_faces_on_the_boxes(server, page, files, scree
     page.screenshot(path=screenshots / "studio-faces.png", full_page=True)
     page.get_by_role("button", name="Start").click()
     expect(page).to_have_url(re.compile(r"/studio/jobs/\d+$"))
-    result = page.locator("#job-result-media img")
+    result = page.locator("#job-result-media img:not(.before)")
     expect(result).to_be_visible(timeout=JOB_TIMEOUT)
     page.screenshot(path=screenshots / "studio-job.png", full_page=True)
     expect(page.locator("#job-status")).to_have_text("done")
     expect(page.get_by_role("button", name="Cancel")).to_be_hidden()
     expect(page.get_by_role("button", name="Retry")).to_be_hidden()
     expect(page.get_by_text("Faces replaced: 1; kept: 1.")).to_be_visible()
-    assert page.evaluate("document.querySelector('#job-result-media img').naturalWidth") == 640
+    assert page.evaluate("document.querySelector('#job-result-media img:not(.before)').naturalWidth") == 640
     with page.expect_download() as download:
         page.get_by_role("link", name="Download").click()
     assert download.value.suggested_filename == "party-anonymize.jpg"  # the file and the effect
@@ -117,7 +117,7 @@ def test_face_swap_asks_for_consent(server, page, files):
     page.get_by_label(re.compile("has consented")).check()
     page.get_by_role("button", name="Start").click()
     expect(page).to_have_url(re.compile(r"/studio/jobs/\d+$"))
-    expect(page.locator("#job-result-media img")).to_be_visible(timeout=JOB_TIMEOUT)
+    expect(page.locator("#job-result-media img:not(.before)")).to_be_visible(timeout=JOB_TIMEOUT)
     expect(page.get_by_text("Faces swapped: 1.")).to_be_visible()
 
 
@@ -170,6 +170,6 @@ def test_cartoon_runs_from_the_form_generated_by_its_contract(server, page, file
     page.screenshot(path=screenshots / "studio-cartoon-form.png", full_page=True)
     page.get_by_role("button", name="Start").click()
     expect(page).to_have_url(re.compile(r"/studio/jobs/\d+$"))
-    expect(page.locator("#job-result-media img")).to_be_visible(timeout=JOB_TIMEOUT)
+    expect(page.locator("#job-result-media img:not(.before)")).to_be_visible(timeout=JOB_TIMEOUT)
     expect(page.get_by_text("Strength: 0.50.")).to_be_visible()
     page.screenshot(path=screenshots / "studio-cartoon-job.png", full_page=True)
