@@ -7,12 +7,22 @@ PO := translations/ko/LC_MESSAGES/messages.po
 MO := $(PO:.po=.mo)
 export MODEL_DIR ?= $(CURDIR)/instance/models
 
-.PHONY: run test test-fast setup deps dev-deps models translations db system-test-deps lint format bench messages clean
+# run-nginx: the same behind Nginx over HTTPS (https://127.0.0.1:8443, http://127.0.0.1:8080
+# redirects; NGINX_HTTPS_PORT/NGINX_HTTP_PORT change them, TLS_HOSTNAMES names the certificate).
+.PHONY: run run-nginx test test-fast setup deps dev-deps models translations db system-test-deps system-nginx lint format bench messages clean
 
 run: deps models translations db
 	$(FLASK) users ensure-admin
-	@echo "Starting gunicorn on http://$${BIND:-127.0.0.1:8000} (models load in each worker; /healthz says when ready)"
+	@echo "Starting gunicorn on http://$${BIND:-127.0.0.1:8000}; each worker loads its models: wait for the \"ready:\" line"
 	exec ./scripts/run.sh
+
+run-nginx: deps models translations db system-nginx
+	$(FLASK) users ensure-admin
+	@echo "Starting gunicorn on $${BIND:-127.0.0.1:8000} behind Nginx on https://$${NGINX_HTTPS_PORT:-127.0.0.1:8443}"
+	WITH_NGINX=1 exec ./scripts/run.sh
+
+system-nginx:
+	@command -v nginx >/dev/null 2>&1 || ./scripts/install-system-deps.sh
 
 test: dev-deps models translations system-test-deps
 	$(VENV)/bin/ruff check .
@@ -69,8 +79,10 @@ bench: dev-deps models
 	$(PY) bench/studio.py
 
 # Re-extract UI strings after changing templates or code; then translate the .po file.
+# Error messages raised in services are UI text too: pages and the API show their translation.
+BABEL_KEYWORDS = -k _l -k AppError -k NotFound -k Forbidden -k Unauthorized
 messages: dev-deps
-	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -o translations/messages.pot .
+	$(VENV)/bin/pybabel extract -F babel.cfg $(BABEL_KEYWORDS) -o translations/messages.pot .
 	$(VENV)/bin/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching
 
 clean:

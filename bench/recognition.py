@@ -2,8 +2,10 @@
 
 Enrolls the 5-celebrity train photos, names the val photos, leaves each person out in turn to
 measure stranger rejection, times detect / embed / classify on the val photos and on 640x480
-frames, times POST /api/v1/recognize (server side), and starts gunicorn to measure cold start to
-ready and worker memory. Run with `make bench` (or `.venv/bin/python bench/recognition.py`).
+frames, times POST /api/v1/recognize in-process and through a real gunicorn over HTTP (1 and 4
+clients: round trip, the worker's time from its access log, the app's stage times), and starts
+gunicorn to measure cold start to ready and worker memory.
+Run with `make bench` (or `.venv/bin/python bench/recognition.py`).
 """
 
 from __future__ import annotations
@@ -26,8 +28,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import cpu_name, line, rss_mb  # noqa: E402
+from bench.open_set import OpenSetData, evaluate  # noqa: E402
+from ml.alignment import align_face  # noqa: E402
 from ml.classifier import OpenSetClassifier  # noqa: E402
 from ml.images import decode_image, encode_jpeg  # noqa: E402
+from ml.quality import assess  # noqa: E402
 from ml.recognition import FaceAnalyzer  # noqa: E402
 
 MODEL_DIR = Path(os.environ.get("MODEL_DIR", ROOT / "instance" / "models"))
@@ -56,6 +61,16 @@ def people_photos(split: str) -> list[tuple[str, Path]]:
         for person in sorted((DATASET / split).iterdir())
         for photo in sorted(person.iterdir())
     ]
+
+
+def strangers(analyzer) -> np.ndarray:
+    """Embeddings of the generated strangers (made once, then read from the cache)."""
+    from ml.generator import load_generator
+    from ml.strangers import STRANGER_SEEDS, generated_stranger_embeddings, stranger_cache
+
+    generator = load_generator(MODEL_DIR, "cpu")
+    cache = stranger_cache(analyzer, generator, STRANGER_SEEDS)
+    return generated_stranger_embeddings(analyzer, generator, STRANGER_SEEDS, cache=cache)
 
 
 def stage_times(analyzer, classifier, images, preset):
@@ -121,6 +136,39 @@ def api_server_times(frames: list[np.ndarray], rounds: int = 3) -> list[float]:
         shutil.rmtree(instance, ignore_errors=True)
 
 
+def served_times(frames: list[np.ndarray], clients: tuple[int, ...] = (1, 4)) -> list[str]:
+    """POST /api/v1/recognize through a real gunicorn (1 worker) over HTTP: Markdown rows.
+
+    For each number of clients (each on its own keep-alive connection, posting back to back):
+    the round trip the client saw, the worker's own request time (gunicorn access log) and the
+    app's stage times (Server-Timing), with the load average while it ran.
+    """
+    from bench.served import ServedApp
+
+    bodies = [encode_jpeg(frame, 90) for frame in frames]
+    rows = []
+    with ServedApp(workers=1) as app:
+        app.post_frames("/api/v1/recognize", "image", bodies, 2, 1)  # warm every thread
+        for count in clients:
+            before = len(app.access_times("/api/v1/recognize"))
+            load_before = os.getloadavg()[0]
+            samples = app.post_frames("/api/v1/recognize", "image", bodies, count, 2)
+            load_after = os.getloadavg()[0]
+            server = app.access_times("/api/v1/recognize")[before:]
+            assert all(s.status == 200 for s in samples), {s.status for s in samples}
+            label = (
+                f"{count} client{'s' if count > 1 else ''}, load {load_before:.1f}-{load_after:.1f}"
+            )
+            rows.append(
+                line(f"HTTP via gunicorn, {label}: round trip", [s.round_trip for s in samples])
+            )
+            rows.append(line(f"HTTP via gunicorn, {label}: server (access log)", server))
+            for stage in ("decode", "detect", "embed", "classify", "app"):
+                values = [s.stages[stage] for s in samples if stage in s.stages]
+                rows.append(line(f"HTTP via gunicorn, {label}: app stage {stage}", values))
+    return rows
+
+
 def gunicorn_cold_start() -> tuple[float, float]:
     """Start gunicorn with one worker; return (seconds to /healthz 200, worker RSS in MB)."""
     instance = Path(tempfile.mkdtemp(prefix="bench-gunicorn-"))
@@ -176,6 +224,7 @@ def gunicorn_cold_start() -> tuple[float, float]:
 def main() -> None:
     """Run every measurement and print a Markdown report."""
     out = []
+    load_at_start = os.getloadavg()
     started = time.perf_counter()
     analyzer = FaceAnalyzer.from_model_dir(MODEL_DIR)
     load_s = time.perf_counter() - started
@@ -184,16 +233,21 @@ def main() -> None:
     embeddings, labels, names = [], [], []
     enroll_started = time.perf_counter()
     skipped = 0
+    groups: list[int] = []
+    photo_ok: dict[int, bool] = {}
     for person, photo in people_photos("train"):
+        rgb = decode_image(photo.read_bytes())
         try:
-            _, templates = analyzer.enrollment_templates(decode_image(photo.read_bytes()))
+            face, templates = analyzer.enrollment_templates(rgb)
         except ValueError:
             skipped += 1
             continue
         if person not in names:
             names.append(person)
+        photo_ok[len(photo_ok)] = assess(face, align_face(rgb, face)).ok
         embeddings += [emb for _, emb in templates]
         labels += [names.index(person)] * len(templates)
+        groups += [len(photo_ok) - 1] * len(templates)
     enroll_s = time.perf_counter() - enroll_started
     x, y = np.stack(embeddings), np.array(labels)
 
@@ -202,7 +256,7 @@ def main() -> None:
     val_emb = np.stack([analyzer.analyze(rgb)[0].embedding for rgb in val_rgb])
     val_y = np.array([names.index(person) for person, _ in val])
 
-    classifier = OpenSetClassifier.fit(x, y, THRESHOLD)
+    classifier = OpenSetClassifier.fit(x, y, THRESHOLD, groups=np.array(groups))
     matches = classifier.predict(val_emb)
     correct = sum(m.label == t for m, t in zip(matches, val_y, strict=True))
     known_sims = [m.similarity for m in matches]
@@ -211,7 +265,7 @@ def main() -> None:
     stranger_sims = []
     for left_out in range(len(names)):
         keep = y != left_out
-        loo = OpenSetClassifier.fit(x[keep], y[keep], THRESHOLD)
+        loo = OpenSetClassifier.fit(x[keep], y[keep], THRESHOLD, groups=np.array(groups)[keep])
         for m in loo.predict(val_emb[val_y == left_out]):
             stranger_total += 1
             rejected += not m.known
@@ -222,6 +276,27 @@ def main() -> None:
             known_total += 1
             accepted += m.label == t
 
+    rendered = [
+        found[0].embedding
+        for path in sorted((GESTURES / "enroll").rglob("*.jpg"))
+        if (found := analyzer.analyze(decode_image(path.read_bytes())))
+    ]
+    open_set = evaluate(
+        OpenSetData(
+            x,
+            y,
+            np.array(groups),
+            photo_ok,
+            val_emb,
+            val_y,
+            np.stack(rendered) if rendered else np.zeros((0, 128), np.float32),
+            strangers(analyzer),
+            names,
+        ),
+        THRESHOLD,
+        ROOT / "bench" / "open_set.png",
+    )
+
     frames = [letterbox_640x480(rgb) for rgb in val_rgb]
     stills = sorted((GESTURES / "stills").glob("*_waist_*.jpg")) if GESTURES.is_dir() else []
     kiosk_frames = [decode_image(p.read_bytes()) for p in stills]
@@ -230,11 +305,13 @@ def main() -> None:
     frame_stages = stage_times(analyzer, classifier, frames * 2, "kiosk")
     kiosk_stages = stage_times(analyzer, classifier, kiosk_frames * 2, "kiosk") if stills else None
     api_times = api_server_times(frames)
+    served_rows = served_times(frames)
     cold_s, worker_rss = gunicorn_cold_start()
 
     out.append(
         f"Machine: {cpu_name()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}; threshold {THRESHOLD}"
+        f"Python {platform.python_version()}; threshold {THRESHOLD}; load average "
+        f"{load_at_start[0]:.1f} at the start, {os.getloadavg()[0]:.1f} at the end"
     )
     out.append(f"Model load in-process: {load_s:.1f} s, RSS after load {load_rss:.0f} MB")
     out.append(
@@ -248,6 +325,8 @@ def main() -> None:
         f"knowns accepted {accepted}/{known_total}"
     )
     out.append("")
+    out.extend(open_set)
+    out.append("")
     out.append("| stage (ms) | p50 | p90 | n |")
     out.append("|---|---|---|---|")
     for title, stages in (
@@ -260,6 +339,7 @@ def main() -> None:
         for stage, values in zip(("detect", "embed", "classify"), stages, strict=True):
             out.append(line(f"{title}: {stage}", values))
     out.append(line("POST /api/v1/recognize 640x480 (server, in-process)", api_times))
+    out.extend(served_rows)
     out.append("")
     out.append(
         f"gunicorn cold start to /healthz 200 (1 worker): {cold_s:.1f} s; "

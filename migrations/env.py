@@ -12,6 +12,10 @@ config = context.config
 # This line sets up loggers basically.
 fileConfig(config.config_file_name)
 logger = logging.getLogger("alembic.env")
+# Keep "Running upgrade a -> b" on the console; drop the two lines of set-up said every time.
+logging.getLogger("alembic.runtime.migration").addFilter(
+    lambda record: not record.getMessage().startswith(("Context impl", "Will assume"))
+)
 
 
 def get_engine():

@@ -8,6 +8,7 @@ preference; every model then asks here for its device: TensorFlow (configured gl
 from __future__ import annotations
 
 import logging
+import os
 
 log = logging.getLogger(__name__)
 PREFERENCES = {"auto", "cpu", "cuda"}
@@ -37,9 +38,37 @@ def select_device(preference: str = "auto", frameworks: tuple[str, ...] = ("tens
     return chosen
 
 
+def cpu_threads() -> int:
+    """Cores this process may run on (its affinity, which containers and taskset narrow)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def configure_tensorflow_threads(intra: int | None = None, inter: int | None = None) -> None:
+    """Set TensorFlow's thread pools before its first op (a no-op once TensorFlow is running).
+
+    One pool per process, shared by every gunicorn thread: intra-op = inter-op = the cores this
+    process may use (TF_INTRA_OP_THREADS / TF_INTER_OP_THREADS override). Measured on the 2-core
+    machine (bench/RESULTS.md): 1 intra-op thread, or 1 inter-op thread, made detect + embed
+    slower, not faster, so the pools match the cores and gunicorn's threads share them.
+    """
+    import tensorflow as tf
+
+    intra = intra or int(os.environ.get("TF_INTRA_OP_THREADS") or cpu_threads())
+    inter = inter or int(os.environ.get("TF_INTER_OP_THREADS") or cpu_threads())
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(intra)
+        tf.config.threading.set_inter_op_parallelism_threads(inter)
+    except RuntimeError:  # TensorFlow already ran an op in this process: keep its pools
+        log.info("TensorFlow thread pools already set; left as they are")
+
+
 def _tensorflow_device(preference: str) -> str:
     import tensorflow as tf
 
+    configure_tensorflow_threads()
     gpus = tf.config.list_physical_devices("GPU")
     if preference == "cpu" or not gpus:
         if preference == "cuda":

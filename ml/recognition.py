@@ -12,6 +12,7 @@ from ml.alignment import align_face
 from ml.augment import augment_face
 from ml.detection import DetectedFace, FaceDetector, dominant_face
 from ml.facenet import FaceNetEmbedder
+from ml.quality import FaceQuality, assess
 
 FACENET_FILE = "facenet_keras.h5"
 
@@ -22,6 +23,7 @@ class EmbeddedFace:
 
     face: DetectedFace
     embedding: np.ndarray
+    quality: FaceQuality | None = None  # None when not assessed
 
 
 class FaceAnalyzer:
@@ -34,12 +36,19 @@ class FaceAnalyzer:
         self.embedder = embedder
 
     @classmethod
-    def from_model_dir(cls, model_dir: Path) -> FaceAnalyzer:
-        """Load the detector and FaceNet from the fetched model files."""
+    def from_model_dir(cls, model_dir: Path, detector_runtime: str = "tensorflow") -> FaceAnalyzer:
+        """Load the detector and FaceNet from the fetched model files.
+
+        `detector_runtime` "openvino" runs MTCNN's networks converted by OpenVINO (same weights,
+        outputs equal to float rounding, 2-3x faster per network alone) but measured no faster
+        end to end on this 2-core machine, so TensorFlow stays the default; FaceNet stays on
+        TensorFlow/oneDNN, which measured faster than OpenVINO f32 and bf16 (bench/RESULTS.md).
+        """
         h5 = Path(model_dir) / FACENET_FILE
         if not h5.is_file():
             raise FileNotFoundError(f"{h5} is missing; run `python -m ml.fetch` (make does this)")
-        photo, kiosk = FaceDetector.for_photos(), FaceDetector.for_kiosk()
+        photo = FaceDetector.for_photos(runtime=detector_runtime)
+        kiosk = FaceDetector.for_kiosk(runtime=detector_runtime)
         for detector in (photo, kiosk):
             detector.warmup()  # trace the tf.functions now, not on the first request
         return cls(photo, kiosk, FaceNetEmbedder(str(h5)))
@@ -60,15 +69,20 @@ class FaceAnalyzer:
         started = time.perf_counter()
         faces = self.detect(rgb, preset)
         detected = time.perf_counter()
+        crops = [align_face(rgb, face) for face in faces]
         embeddings = (
-            self.embedder.embed(np.stack([align_face(rgb, face) for face in faces]))
+            self.embedder.embed(np.stack(crops))  # every face of the frame in one batch
             if faces
             else np.zeros((0, 128), dtype=np.float32)
         )
+        qualities = [assess(face, crop) for face, crop in zip(faces, crops, strict=True)]
         if timings is not None:
             timings["detect"] = detected - started
             timings["embed"] = time.perf_counter() - detected
-        return [EmbeddedFace(face, emb) for face, emb in zip(faces, embeddings, strict=True)]
+        return [
+            EmbeddedFace(face, emb, quality)
+            for face, emb, quality in zip(faces, embeddings, qualities, strict=True)
+        ]
 
     def enrollment_templates(
         self, rgb: np.ndarray

@@ -82,7 +82,10 @@ def enrolled(tmp_path_factory, migrated_db, loaded_models, dataset) -> Path:
     """An instance folder with the 5-celebrity train photos enrolled through the CLI."""
     instance = tmp_path_factory.mktemp("enrolled")
     app = _app_from(instance, migrated_db)
-    result = app.test_cli_runner().invoke(args=["employees", "import", str(dataset / "train")])
+    # --names-as-is: the tests name people by the dataset's folder names (ben_afflek, madonna).
+    result = app.test_cli_runner().invoke(
+        args=["employees", "import", str(dataset / "train"), "--names-as-is"]
+    )
     assert result.exit_code == 0, result.output
     return instance
 

@@ -90,6 +90,7 @@ class GunicornServer:
             "BIND": f"127.0.0.1:{self.port}",
             "WEB_CONCURRENCY": str(workers),
             "PYTHONUNBUFFERED": "1",
+            "ACCESS_LOG": "1",  # the tests read which worker answered what
             "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"),
             **(extra_env or {}),
         }

@@ -93,8 +93,10 @@ def test_records_list_filters_by_everything(staffed):
     assert _listed(client, "?q=minj") == ["Kim Minji"] * 2
     assert _listed(client, "?q=f-0") == ["Park Film"]
     assert _listed(client, "?q=%25") == []
-    # Nonsense in the query string is ignored, not an error.
-    assert client.get("/admin/records?from=yesterday&kind=walk&page=x&sort=drop").status_code == 200
+    # Unknown choices are ignored; malformed dates and numbers are a 400 naming the parameter.
+    assert client.get("/admin/records?kind=walk&sort=drop").status_code == 200
+    assert client.get("/admin/records?from=yesterday").status_code == 400
+    assert client.get("/admin/records?page=x").status_code == 400
 
 
 def test_records_sort_by_column_both_ways(staffed):

@@ -222,6 +222,42 @@ def test_bulk_import_reports_and_skips_bad_photos(app, runner, tmp_path, dataset
     assert counts(app)[:2] == (3, 63)
 
 
+def test_bulk_import_names_people_in_words_unless_asked_not_to(
+    app, runner, tmp_path, dataset, loaded_models
+):
+    """ben_afflek becomes "Ben Afflek"; --names-as-is keeps jerry_seinfeld; no one is doubled."""
+    from webapp.employees.models import Employee
+    from webapp.employees.names import display_name
+    from webapp.extensions import db
+
+    assert display_name("ben_afflek") == "Ben Afflek"
+    assert display_name("jean-luc_picard") == "Jean-Luc Picard"
+    assert display_name("Leonardo_DiCaprio") == "Leonardo DiCaprio"
+    assert display_name("김_민준") == "김 민준"
+    assert display_name("  mindy__kaling ") == "Mindy Kaling"
+
+    def folder_of(*people, run=0):
+        folder = tmp_path / f"run{run}"
+        for person in people:
+            (folder / person).mkdir(parents=True)
+            for photo in sorted((dataset / "train" / person).iterdir())[:2]:
+                shutil.copy(photo, folder / person / photo.name)
+        return folder
+
+    result = runner.invoke(args=["employees", "import", str(folder_of("ben_afflek"))])
+    assert result.exit_code == 0 and "Ben Afflek: 2 photo(s) enrolled" in result.output
+    result = runner.invoke(
+        args=["employees", "import", str(folder_of("jerry_seinfeld", run=1)), "--names-as-is"]
+    )
+    assert result.exit_code == 0 and "jerry_seinfeld: 2 photo(s) enrolled" in result.output
+    # Importing jerry_seinfeld again without the flag finds the verbatim name: nobody is doubled.
+    result = runner.invoke(args=["employees", "import", str(folder_of("jerry_seinfeld", run=2))])
+    assert "jerry_seinfeld: 0 photo(s) enrolled" in result.output
+    with app.app_context():
+        names = db.session.scalars(select(Employee.name).order_by(Employee.name)).all()
+    assert names == ["Ben Afflek", "jerry_seinfeld"]
+
+
 def test_every_change_is_audited(app, admin_client, employee_id, dataset, loaded_models):
     from webapp.audit import AuditEntry
     from webapp.extensions import db

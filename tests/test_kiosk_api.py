@@ -21,7 +21,8 @@ def kiosk_app(app, loaded_models):
 
     if not GESTURES.is_dir():
         pytest.fail(f"{GESTURES} is missing (tests/data/gestures is part of the repository)")
-    app.config.update(KIOSK_CHALLENGE="capture,O", KIOSK_HOLD_FRAMES=2)
+    # Two frames make a hold whatever the machine's speed (the time rule is in test_kiosk_flow).
+    app.config.update(KIOSK_CHALLENGE="capture,O", KIOSK_HOLD_FRAMES=2, KIOSK_HOLD_MS=0)
     with app.app_context():
         for person, name in (("v1", "Victor One"), ("v2", "Vera Two")):
             employee = create_employee(name)
@@ -89,7 +90,18 @@ def test_enrolled_person_checks_in_with_capture_then_o(kiosk_app, kiosk):
     assert view["next_gesture"] == "capture" and view["direction"] == "check_in"
     assert "Victor One" in view["message"] and "raise both arms" in view["message"]
     assert view["face_box"] and view["head_box"]
-    view = kiosk.show("v1_waist_capture.jpg", 2)
+    # The skeleton the server found, for the page to draw: 33 (x, y, visibility) as shares of the
+    # frame (the face of a waist shot lies inside it; hands and legs may lie outside: y > 1).
+    assert len(view["pose"]) == 33
+    assert all(0 <= x <= 1 and 0 <= y <= 1 for x, y, _ in view["pose"][:11])
+    nose, wrist = view["pose"][0], view["pose"][15]
+    assert wrist[1] > nose[1]  # standby: the hands hang below the head
+    assert 0 < view["seconds_left"] <= view["timeout_seconds"]
+    view = kiosk.show("v1_waist_capture.jpg", 1)
+    assert view["hold"]["gesture"] == "capture" and view["hold"]["frames"] == 1
+    assert view["hold"]["need_frames"] == 2 and view["step"] == 0
+    assert view["pose"][15][1] < view["pose"][0][1]  # capture: the wrists above the nose
+    view = kiosk.show("v1_waist_capture.jpg", 1)
     assert view["step"] == 1 and view["next_gesture"] == "O"
     view = kiosk.show("v1_waist_O.jpg", 2)
     assert view["phase"] == "done", view

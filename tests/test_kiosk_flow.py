@@ -23,13 +23,14 @@ class Kiosk:
         self.state = flow.new_state(start)
         self.actions: list[flow.Action] = []
 
-    def frame(self, person=None, gesture=None, live=True, face=True, dt=0.25):
+    def frame(self, person=None, gesture=None, live=True, face=True, dt=0.25, quality="ok"):
         self.now += dt
         obs = Observation(
             at=self.now,
             face_found=face or person is not None,
             gesture=gesture,
             live=live,
+            quality=quality,
             **(person or {}),
         )
         self.state, actions = flow.step(self.state, obs, self.settings, random.Random(1))
@@ -73,6 +74,37 @@ def test_a_gesture_counts_once_however_long_it_is_held():
     kiosk.frames(3, person=ALICE, gesture="capture")
     kiosk.frames(3, person=ALICE, gesture="O")
     assert kiosk.state["phase"] == flow.DONE
+
+
+def test_a_slow_client_needs_only_two_frames_across_the_hold_time():
+    """One frame a second (a weak kiosk PC): two frames of a gesture already span 1 s."""
+    kiosk = identified(Kiosk(FlowSettings(challenge=("capture", "O"), hold_seconds=0.5)))
+    kiosk.frame(person=ALICE, gesture="capture", dt=1.0)
+    assert kiosk.state["step"] == 0
+    kiosk.frame(person=ALICE, gesture="capture", dt=1.0)
+    assert kiosk.state["step"] == 1 and kiosk.kinds() == ["take_proof"]
+
+
+def test_a_fast_client_must_hold_for_the_hold_time_not_just_two_frames():
+    """Ten frames a second: two or three frames are not enough, half a second is."""
+    kiosk = identified(Kiosk(FlowSettings(challenge=("capture", "O"), hold_seconds=0.5)))
+    kiosk.frames(5, person=ALICE, gesture="capture", dt=0.1)  # 0.4 s since the first
+    assert kiosk.state["step"] == 0
+    progress = flow.hold_progress(kiosk.state, kiosk.settings)
+    assert progress["gesture"] == "capture" and progress["frames"] == 5
+    assert progress["seconds"] == pytest.approx(0.4) and progress["need_seconds"] == 0.5
+    kiosk.frame(person=ALICE, gesture="capture", dt=0.1)
+    assert kiosk.state["step"] == 1
+    assert flow.hold_progress(kiosk.state, kiosk.settings) is None  # counted: nothing to show
+
+
+def test_the_countdown_restarts_with_each_step():
+    kiosk = identified(Kiosk())
+    assert flow.seconds_left(kiosk.state, SETTINGS) == pytest.approx(20.0)
+    kiosk.frame(person=ALICE, gesture="standby", dt=5)
+    assert flow.seconds_left(kiosk.state, SETTINGS) == pytest.approx(15.0)
+    kiosk.frames(3, person=ALICE, gesture="capture")
+    assert flow.seconds_left(kiosk.state, SETTINGS) == pytest.approx(20.0)
 
 
 def test_x_cancels_and_nothing_is_recorded():
@@ -148,6 +180,31 @@ def test_an_unknown_face_is_told_politely_and_nothing_happens():
     assert kiosk.state["phase"] == flow.UNKNOWN and kiosk.state["message"] == "not_recognized"
     kiosk.frames(3, face=True, gesture="O")
     assert kiosk.kinds() == []
+
+
+@pytest.mark.parametrize(
+    ("quality", "message"),
+    [("too_small", "come_closer"), ("turned", "face_camera"), ("blurred", "hold_still")],
+)
+def test_a_poor_face_is_asked_for_a_better_view_not_turned_away(quality, message):
+    kiosk = Kiosk()
+    kiosk.frames(5, face=True, quality=quality)
+    assert kiosk.state["phase"] == flow.IDLE and kiosk.state["message"] == message
+    assert kiosk.state["unknown_streak"] == 0
+    kiosk.frames(2, person=ALICE, gesture="standby")  # stepped closer: identified as usual
+    assert kiosk.state["phase"] == flow.CHALLENGE and kiosk.state["name"] == "Alice"
+
+
+def test_the_kiosk_says_come_closer_in_korean(tmp_path):
+    from tests.support import make_config
+    from webapp import create_app
+    from webapp.attendance.kiosk_messages import describe
+
+    app = create_app(make_config(tmp_path, LOAD_MODELS=False))
+    with app.test_request_context(headers={"Accept-Language": "ko"}):
+        assert describe({"message": "come_closer"}) == "카메라에 더 가까이 오세요."
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        assert describe({"message": "face_camera"}) == "Please face the camera."
 
 
 def test_walking_away_ends_the_attempt():

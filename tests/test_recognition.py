@@ -55,12 +55,26 @@ def test_api_answer_has_the_documented_shape(enrolled_app, dataset):
     create_user(enrolled_app)
     client = login(enrolled_app.test_client())
     photo = next((dataset / "val" / "madonna").iterdir())
-    body = client.post("/api/v1/recognize", data={"image": (photo.open("rb"), photo.name)}).json
+    response = client.post("/api/v1/recognize", data={"image": (photo.open("rb"), photo.name)})
+    body = response.json
     assert set(body) == {"faces", "model_version"}
     assert body["model_version"].startswith("facenet-keras-inception-resnet-v1@6acdd8fb3a3f")
     assert body["model_version"].endswith("+classifier-v1")
     face = body["faces"][0]
-    assert set(face) == {"box", "employee_id", "name", "similarity", "known"}
+    assert set(face) == {
+        "box",
+        "employee_id",
+        "name",
+        "similarity",
+        "known",
+        "quality",
+        "advice",
+    }
+    assert face["quality"] == "ok" and face["advice"] is None
+    timing = response.headers["Server-Timing"]
+    stages = dict(part.strip().split(";dur=") for part in timing.split(","))
+    assert {"decode", "detect", "embed", "classify", "app"} <= set(stages)
+    assert float(stages["app"]) >= float(stages["detect"]) > 0
     x, y, w, h = face["box"]
     assert w > 20 and h > 20 and x >= 0 and y >= 0
     assert face["known"] and face["name"] == "madonna" and isinstance(face["employee_id"], int)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 
 from flask import Flask
 
+from webapp.logs import configure_logging
 from webapp.settings import ROOT, load_settings
 
 
@@ -21,9 +21,7 @@ def create_app(config: dict | None = None) -> Flask:
         static_folder=str(ROOT / "static"),
     )
     app.config.update(load_settings(Path(app.instance_path), override=config))
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(app.config["LOG_LEVEL"])
 
     from webapp import i18n
     from webapp.db import render_migration_item
@@ -43,9 +41,25 @@ def create_app(config: dict | None = None) -> Flask:
     i18n.init_app(app)
     models.init_app(app)
     register_error_handlers(app)
+    from webapp import media, resilience, security
 
-    from webapp import admin, attendance, auth, employees, health, privacy, recognition, studio
+    security.init_app(app)
+    resilience.init_app(app)
+    media.init_app(app)
 
-    for feature in (auth, admin, attendance, studio, employees, recognition, privacy, health):
+    from webapp import (
+        admin,
+        apidocs,
+        attendance,
+        auth,
+        employees,
+        health,
+        privacy,
+        recognition,
+        studio,
+    )
+
+    features = (auth, admin, attendance, studio, employees, recognition, privacy, health, apidocs)
+    for feature in features:
         feature.init_app(app)
     return app

@@ -8,7 +8,7 @@ from werkzeug.exceptions import HTTPException
 
 from ml.errors import FaceError
 from ml.images import ImageError
-from webapp.messages import describe
+from webapp.messages import HTTP_MESSAGES, describe
 from webapp.registry import ModelsNotReady
 
 
@@ -57,11 +57,22 @@ def wants_json() -> bool:
     )
 
 
+def translated(message: str) -> str:
+    """The message in the reader's language when the catalogue has it, else unchanged."""
+    return _(message) if message else message
+
+
+def localize(code: str, message: str) -> str:
+    """The reader's wording of an error: the message's translation, else the code's, else it."""
+    text = translated(message)
+    return text if text != message else describe(code, message)
+
+
 def error_response(status: int, code: str, message: str):
-    """Answer an error as JSON or as a page."""
+    """Answer an error as JSON or as a page, in the reader's language where it is known."""
     if wants_json():
-        return jsonify(error=code, message=message), status
-    message = describe(code, message)
+        return jsonify(error=code, message=translated(message)), status
+    message = localize(code, message)
     return render_template("error.html", status=status, code=code, message=message), status
 
 
@@ -94,4 +105,7 @@ def register_error_handlers(app) -> None:
     def handle_http(exc: HTTPException):
         code = (exc.name or "error").lower().replace(" ", "_")
         message = _("The upload is too large.") if exc.code == 413 else exc.description
+        # Werkzeug's own descriptions are English: a page gets the status's wording instead.
+        if type(exc).description == exc.description and code in HTTP_MESSAGES:
+            message = str(HTTP_MESSAGES[code])
         return error_response(exc.code or 500, code, message)

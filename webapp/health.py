@@ -15,11 +15,14 @@ def healthz():
     registry = current_models()
     if not registry.ready:
         status = "error" if registry.error else "loading"
-        return jsonify(status=status, error=registry.error), 503, {"Retry-After": "5"}
+        body = {"status": status, "error": registry.error}
+        body["device_preference"] = registry.device_preference
+        return jsonify(body), 503, {"Retry-After": "5"}
     return jsonify(
         status="ok",
         models=registry.versions(),
         device=registry.device,
+        device_preference=registry.device_preference,
         load_seconds=round(registry.load_seconds or 0.0, 2),
     )
 

@@ -17,6 +17,23 @@ MESSAGES = {
     "duplicate_photo": _l("This photo is already enrolled for this employee."),
     "no_pose": _l("No body pose was found in the picture."),
     "forbidden": _l("You do not have access to this page."),
+    "name_required": _l("A kiosk needs a name."),
+    "name_too_long": _l("A kiosk name has at most 80 characters."),
+    "kiosk_name_taken": _l("A kiosk with this name already exists."),
+    "kiosk_not_found": _l("There is no such kiosk."),
+}
+
+# The wording of HTTP errors Werkzeug raises with its own English descriptions.
+HTTP_MESSAGES = {
+    "bad_request": _l("The request could not be understood."),
+    "unauthorized": _l("Please log in first."),
+    "forbidden": _l("You do not have access to this page."),
+    "not_found": _l("There is no such page. Check the address, or go back and follow a link."),
+    "method_not_allowed": _l("This address does not accept that kind of request."),
+    "request_entity_too_large": _l("The upload is too large."),
+    "too_many_requests": _l("Too many requests; wait a moment and try again."),
+    "internal_server_error": _l("Something went wrong on the server. Please try again."),
+    "service_unavailable": _l("The service is starting or busy; try again in a moment."),
 }
 
 

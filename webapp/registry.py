@@ -70,7 +70,8 @@ class ModelRegistry:
 
         if self.model_dir is None:
             raise ModelsNotReady("the registry was not bound to an app")
-        self.device = select_device(self.device_preference)
+        # MediaPipe's pose (TFLite) always runs on the CPU; /healthz says so.
+        self.device = {**select_device(self.device_preference), "mediapipe": "cpu"}
         self._models["faces"] = FaceAnalyzer.from_model_dir(self.model_dir)
         pose = PoseEstimator()
         pose.warmup()

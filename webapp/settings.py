@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from datetime import time
+from datetime import time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -42,6 +42,13 @@ def parse_workdays(value: str) -> str:
     return digits
 
 
+def _log_level(value: str) -> str:
+    level = value.strip().upper()
+    if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ValueError(f"not DEBUG, INFO, WARNING or ERROR: {value!r}")
+    return level
+
+
 ENV_SETTINGS: dict[str, tuple[object, object]] = {
     "SECRET_KEY": (None, str),
     "DATABASE_URL": (None, str),
@@ -54,11 +61,32 @@ ENV_SETTINGS: dict[str, tuple[object, object]] = {
     "UPLOAD_MAX_MB": (20, int),
     "MAX_IMAGE_PIXELS": (40_000_000, int),
     "LOAD_MODELS": (True, _bool),
-    "SESSION_COOKIE_SECURE": (False, _bool),
-    # Kiosk check-in: frames a kiosk sends per second, frames a gesture must be held, seconds
-    # without progress before an attempt ends, and a fixed challenge (e.g. "capture,O") for tests.
+    "SESSION_COOKIE_SECURE": (False, _bool),  # true behind HTTPS (Nginx); cookies then need TLS
+    # Production: proxies in front whose X-Forwarded-* headers are trusted (1 behind Nginx), the
+    # internal Nginx location that serves media after a permission check (X-Accel-Redirect), the
+    # page policy, how long "keep me logged in" lasts, and the failed-login limits.
+    "TRUSTED_PROXIES": (0, int),
+    "MEDIA_ACCEL_REDIRECT": ("", str),
+    "CONTENT_SECURITY_POLICY": (
+        "default-src 'self'; script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval'; "
+        "style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; media-src 'self' blob:; "
+        "connect-src 'self'; worker-src 'self' blob:; object-src 'none'; base-uri 'self'; "
+        "form-action 'self'; frame-ancestors 'none'",
+        str,
+    ),
+    "REMEMBER_DAYS": (14, int),
+    "LOGIN_LIMIT_PER_ACCOUNT": ("10 per 15 minutes", str),
+    "LOGIN_LIMIT_PER_IP": ("30 per 15 minutes", str),
+    "API_AUTH_LIMIT_PER_IP": ("60 per 15 minutes", str),
+    "LOG_LEVEL": ("INFO", _log_level),  # the console's level; libraries stay quieter
+    # Kiosk check-in: frames a kiosk sends per second, how long (ms, and in at least how many
+    # frames) a gesture must be held, seconds without progress before an attempt ends, a fixed
+    # challenge (e.g. "capture,O") for tests, and the optional in-browser pose (off: the page
+    # draws the skeleton the server found).
     "KIOSK_FPS": (4, int),
-    "KIOSK_HOLD_FRAMES": (3, int),
+    "KIOSK_HOLD_FRAMES": (2, int),
+    "KIOSK_HOLD_MS": (500, int),
+    "KIOSK_BROWSER_POSE": (False, _bool),
     "KIOSK_TIMEOUT_SECONDS": (20.0, float),
     "KIOSK_RESULT_SECONDS": (4.0, float),  # how long a result stays on the screen
     "KIOSK_CHALLENGE": (None, str),
@@ -176,6 +204,8 @@ def load_settings(instance_path: Path, environ=None, override: dict | None = Non
         raise ConfigError(f"SITE_TIMEZONE: unknown timezone {raw['SITE_TIMEZONE']!r}") from exc
     if not 1 <= int(raw["KIOSK_FPS"]) <= 15 or not 1 <= int(raw["KIOSK_HOLD_FRAMES"]) <= 30:
         raise ConfigError("KIOSK_FPS must be 1-15 and KIOSK_HOLD_FRAMES 1-30")
+    if not 0 <= int(raw["KIOSK_HOLD_MS"]) <= 10_000:
+        raise ConfigError("KIOSK_HOLD_MS must be 0-10000 (milliseconds)")
     if raw["KIOSK_CHALLENGE"]:
         steps = [step.strip() for step in str(raw["KIOSK_CHALLENGE"]).split(",")]
         allowed = {"O", "capture", "standby"}
@@ -191,6 +221,8 @@ def load_settings(instance_path: Path, environ=None, override: dict | None = Non
         **raw,
         "SECRET_KEY": raw["SECRET_KEY"] or _instance_secret(instance_path),
         "SQLALCHEMY_DATABASE_URI": normalize_database_url(str(database_url)),
+        # A connection the database dropped (restart, failover) is noticed before it is used.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "MODEL_DIR": str(raw["MODEL_DIR"] or instance_path / "models"),
         "MEDIA_DIR": str(raw["MEDIA_DIR"] or instance_path / "media"),
         "MAX_CONTENT_LENGTH": int(raw["UPLOAD_MAX_MB"]) * 1024 * 1024,
@@ -200,6 +232,10 @@ def load_settings(instance_path: Path, environ=None, override: dict | None = Non
         "LANGUAGES": ("en", "ko"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_DURATION": timedelta(days=int(raw["REMEMBER_DAYS"])),
+        "REMEMBER_COOKIE_SECURE": bool(raw["SESSION_COOKIE_SECURE"]),
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,
     }
     return config

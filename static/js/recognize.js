@@ -5,7 +5,7 @@
   const canvas = document.getElementById('recognize-canvas');
   const list = document.getElementById('recognize-results');
   const csrf = document.querySelector('meta[name=csrf-token]').content;
-  const t = window.I18N;
+  const t = JSON.parse(document.getElementById('recognize-text').textContent);
 
   form.addEventListener('submit', async (event) => {
     event.preventDefault();

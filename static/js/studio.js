@@ -252,6 +252,31 @@
   }
 
   // ---- the job list (upload page) -------------------------------------------------------------
+  // Every time in the list is on the site's clock (SITE_TIMEZONE), like the rows the server
+  // wrote: "YYYY-MM-DD HH:MM" (the Swedish locale writes ISO dates).
+  const siteTime = (iso) => new Intl.DateTimeFormat('sv-SE', {
+    timeZone: S.timezone, year: 'numeric', month: '2-digit', day: '2-digit',
+    hour: '2-digit', minute: '2-digit', hour12: false,
+  }).format(new Date(iso));
+
+  // The job's options in words from the effect's parameter schema (as the server writes them).
+  const optionsText = (job) => {
+    const effect = S.contract.find((e) => e.name === job.effect);
+    const props = (effect && effect.params_schema.properties) || {};
+    const count = (n, one, many) => (n === 1 ? one : many).replace('{n}', n);
+    return Object.entries(job.params || {}).sort(([a], [b]) => (a < b ? -1 : 1)).map(([key, value]) => {
+      const spec = props[key] || {};
+      let text;
+      if (typeof value === 'boolean') text = value ? t.on : t.off;
+      else if (Array.isArray(value)) {
+        text = spec['x-faces'] ? count(value.length, t.faceOne, t.faceMany)
+          : count(value.length, t.itemOne, t.itemMany);
+      } else if (value !== null && typeof value === 'object') return null;
+      else text = (spec['x-labels'] && spec['x-labels'][value]) || String(value);
+      return `${spec['x-title'] || spec.title || key} ${text}`;
+    }).filter(Boolean).join(' · ');
+  };
+
   const jobsTable = document.getElementById('studio-jobs');
   if (jobsTable) {
     const tbody = jobsTable.querySelector('tbody');
@@ -270,8 +295,18 @@
         const note = document.createElement('span');
         note.className = 'small';
         note.textContent = ` ${job.status === 'failed' ? job.error || '' : job.message || ''}`;
-        const cells = [[link], [S.effects[job.effect] || job.effect], [badge(job.status)], [progress, note],
-          [new Date(job.created_at).toLocaleString()]];
+        const effect = document.createElement('span');
+        effect.textContent = S.effects[job.effect] || job.effect;
+        const options = optionsText(job);
+        if (options) {
+          const small = document.createElement('span');
+          small.className = 'muted small';
+          small.textContent = options;
+          effect.append(document.createElement('br'), small);
+        }
+        const file = job.input.original_name || (job.input.kind === 'video' ? t.video : t.photo);
+        const cells = [[link], [file], [effect], [badge(job.status)], [progress, note],
+          [siteTime(job.created_at)]];
         for (const content of cells) {
           const cell = document.createElement('td');
           cell.append(...content);
@@ -312,6 +347,16 @@
       retry.hidden = !['failed', 'cancelled'].includes(job.status);
       if (job.result && shownResult !== job.result.url) {
         resultBox.replaceChildren(mediaElement(job.result.url, job.result.media_type, t.resultAlt));
+        // A WebVTT extra output (e.g. a talking photo's subtitles) becomes the video's track.
+        const player = resultBox.querySelector('video');
+        (job.result.extras || []).filter((extra) => extra.name.endsWith('.vtt')).forEach((extra, i) => {
+          if (!player) return;
+          const track = Object.assign(document.createElement('track'), {
+            kind: 'subtitles', src: extra.url, label: t.subtitles, default: i === 0,
+          });
+          track.srclang = (job.details && job.details.language) || 'en';
+          player.append(track);
+        });
         download.href = job.result.download_url;
         download.hidden = false;
         shownResult = job.result.url;

@@ -3,7 +3,7 @@
   const video = document.getElementById('teach-video');
   const status = document.getElementById('teach-status');
   const csrf = document.querySelector('meta[name=csrf-token]').content;
-  const t = window.TEACH;
+  const t = JSON.parse(document.getElementById('teach-text').textContent);
   const grab = document.createElement('canvas');
 
   navigator.mediaDevices?.getUserMedia({ video: true, audio: false })

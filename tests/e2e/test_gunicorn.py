@@ -77,6 +77,21 @@ def test_healthz_ready_reports_models_and_device(server, capsys):
         assert body["load_seconds"] > 0
 
 
+def test_the_console_says_ready_once_every_worker_has_its_models(server):
+    """The master logs one "ready: URL — admin …" line after both workers loaded their models."""
+    import time
+
+    deadline = time.monotonic() + 10  # the master looks every 0.5 s
+    while "ready: " not in server.log_text() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    log = server.log_text()
+    ready = [line for line in log.splitlines() if "ready: http" in line]
+    assert len(ready) == 1, server.log_tail()
+    assert f"ready: {server.url} — admin {server.url}/admin/" in ready[0]
+    # It comes after both workers said their models were ready.
+    assert log.index(ready[0]) > log.rindex("models ready in")
+
+
 def test_recognize_before_anyone_is_enrolled_says_unknown(server, kiosk_token):
     """With nobody enrolled, a face is found and reported as unknown."""
     response = recognize(server, kiosk_token, val_photo(ENROLLED[0]))
@@ -145,7 +160,9 @@ def test_cli_enrollment_reaches_the_running_workers(server, kiosk_token, tmp_pat
             if person == STRANGER:
                 assert face["known"] is False and face["employee_id"] is None, face
             else:
-                assert face["known"] is True and face["name"] == person, (person, face)
+                # Named after the folder, in words: ben_afflek -> "Ben Afflek".
+                name = person.replace("_", " ").title()
+                assert face["known"] is True and face["name"] == name, (person, face)
                 assert isinstance(face["employee_id"], int)
         served_by = {
             pid

@@ -21,7 +21,7 @@ STILLS = GESTURES / "stills"
 FPS = 10  # of the videos; the page sends what the camera shows at the moment
 # Read by the conftest's `server` fixture: a fixed challenge, short holds, 4 frames a second.
 SERVER_ENV = {"KIOSK_CHALLENGE": "capture,O", "KIOSK_HOLD_FRAMES": "2", "KIOSK_FPS": "4"}
-FLOW_TIMEOUT = 90_000  # ms: the server and the browser's pose share two CPU cores
+FLOW_TIMEOUT = 90_000  # ms: the server shares two busy CPU cores with the browser
 # Every change of the panel's text, so a step shown only briefly is not missed by polling.
 RECORD_PANEL = """
 window.kioskSeen = [];
@@ -29,7 +29,7 @@ document.addEventListener('DOMContentLoaded', () => {
   const panel = document.querySelector('.panel');
   if (!panel) return;
   const note = () => {
-    const text = ['who', 'message', 'steps', 'result']
+    const text = ['who', 'message', 'steps', 'hold-text', 'countdown', 'result']
       .map((id) => document.getElementById(id).innerText).join(' | ');
     if (window.kioskSeen[window.kioskSeen.length - 1] !== text) window.kioskSeen.push(text);
   };
@@ -77,7 +77,7 @@ def kiosk_token(server, tmp_path_factory) -> str:
     (people / "Madonna").mkdir()
     for photo in sorted((DATASET / "train" / "madonna").glob("*.jpg"))[:5]:
         shutil.copy(photo, people / "Madonna" / photo.name)
-    server.cli("employees", "import", str(people))
+    server.cli("employees", "import", str(people), timeout=900)  # minutes on a busy machine
     return server.cli("kiosks", "create", "lobby").strip().splitlines()[-1]
 
 
@@ -132,7 +132,11 @@ def page_errors(page, uncaught: list[str]) -> list[str]:
 def test_a_rendered_person_checks_in_with_capture_then_o(
     server, kiosk_token, chromium, tmp_path, screenshots
 ):
-    """Standby -> capture -> O in front of the fake camera records one check-in with a proof."""
+    """Standby -> capture -> O in front of the fake camera records one check-in with a proof.
+
+    Reliability on a busy machine (issue 14): 5 runs in a row next to two busy processes, at load
+    20-30 on 2 cores, are recorded in bench/RESULTS.md ("kiosk page under load").
+    """
     # The camera loops the video: when the server (about 1 s a frame here) misses a step, the
     # next pass (13 s, within the 20 s no-progress timeout) gives it another go.
     still = {g: rgb_frame(STILLS / f"v1_waist_{g}.jpg") for g in ("standby", "capture", "O")}
@@ -143,11 +147,14 @@ def test_a_rendered_person_checks_in_with_capture_then_o(
     context, page, uncaught = open_kiosk(chromium, video)
     start_kiosk(server, page, kiosk_token)
 
-    wait_seen(page, "Victor One", "1. raise both arms", "2. make an O over your head")
-    # The browser's skeleton is a help only; it shows once the pose model has started.
-    page.wait_for_function("window.kioskDebug.poseResults > 0", timeout=FLOW_TIMEOUT)
+    wait_seen(page, "Victor One", "1. raise both arms", "2. make an O over your head", "s left")
+    # The skeleton drawn is the one the server found in the frame (no pose runs in the page).
+    page.wait_for_function("window.kioskDebug.skeletons > 0", timeout=FLOW_TIMEOUT)
     page.screenshot(path=screenshots / "kiosk-mid-flow.png")
     wait_seen(page, "Victor One, checked in at")
+    # On the way the page showed the hold progress of a gesture (its first frame never counts).
+    wait_seen(page, "Hold…", timeout=1000)
+    assert page.evaluate("window.kioskDebug.poseResults") == 0  # no in-page pose by default
     expect(page.locator("#result")).to_have_class("result ok")
     state = page.evaluate("window.kioskDebug")
     assert state["framesSent"] > 0 and state["lastState"]["event"]["kind"] == "check_in"
@@ -163,6 +170,23 @@ def test_a_rendered_person_checks_in_with_capture_then_o(
     [(_, name, kind, gesture, proof)] = events(server)
     assert (name, kind, gesture) == ("Victor One", "check_in", "O")
     assert proof and (server.instance / "media" / proof).stat().st_size > 10_000
+
+
+def test_the_pairing_link_fills_in_the_token_and_starts_the_camera(
+    server, kiosk_token, chromium, tmp_path
+):
+    """/kiosk#token=... (the admin's pairing link or QR code): no typing, and the token stays."""
+    video = write_y4m(tmp_path / "grey.y4m", [(np.full((480, 640, 3), 90, np.uint8), 1)])
+    context, page, uncaught = open_kiosk(chromium, video)
+    page.goto(f"{server.url}/kiosk#token={kiosk_token}")
+    expect(page.locator("#screen")).to_be_visible()
+    expect(page.locator("#kiosk-name")).to_have_text("lobby")
+    assert page.evaluate("localStorage.getItem('faceplatform.kioskToken')") == kiosk_token
+    assert "token" not in page.url  # taken out of the address bar at once
+    page.wait_for_function("window.kioskDebug.framesSent > 0", timeout=FLOW_TIMEOUT)
+    assert page_errors(page, uncaught) == []
+    context.close()
+    video.unlink()
 
 
 def test_a_celebrity_is_named_and_asked_for_the_gesture_but_nothing_is_recorded(

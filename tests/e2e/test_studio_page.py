@@ -89,7 +89,18 @@ def test_anonymize_a_photo_picking_faces_on_the_boxes(server, page, files, scree
     assert page.evaluate("document.querySelector('#job-result-media img').naturalWidth") == 640
     with page.expect_download() as download:
         page.get_by_role("link", name="Download").click()
-    assert download.value.suggested_filename.endswith(".jpg")
+    assert download.value.suggested_filename == "party-anonymize.jpg"  # the file and the effect
+    # The job list says which file and options, on the site's clock, before and after the page's
+    # script refreshes it (it refreshes every 5 s).
+    page.goto(f"{server.url}/studio/")
+    row = page.locator("#studio-jobs tbody tr").first
+    expect(row.locator("td").nth(1)).to_have_text("party.jpg")
+    expect(row.locator("td").nth(2)).to_contain_text("Other faces Pixelate")
+    written = row.locator("td").nth(5).inner_text()
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", written), written
+    page.wait_for_timeout(6_000)
+    expect(row.locator("td").nth(5)).to_have_text(written)
+    expect(row.locator("td").nth(2)).to_contain_text("Other faces Pixelate")
 
 
 def test_face_swap_asks_for_consent(server, page, files):

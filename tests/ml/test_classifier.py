@@ -67,7 +67,7 @@ def test_stranger_is_rejected_although_svc_offers_a_candidate():
 
 def test_threshold_decides_between_known_and_unknown():
     x, y, _ = _dataset(people=3)
-    lenient = OpenSetClassifier.fit(x, y, threshold=-1.0)
+    lenient = OpenSetClassifier.fit(x, y, threshold=-1.0, min_margin=0.0)
     assert all(m.known for m in lenient.predict(_stranger()))
     strict = OpenSetClassifier.fit(x, y, threshold=1.01)
     assert not any(m.known for m in strict.predict(x))
@@ -179,3 +179,46 @@ def test_augment_does_not_modify_the_input():
     copy = face.copy()
     augment_face(face)
     assert np.array_equal(face, copy)
+
+
+def _photo_groups(labels: np.ndarray, per_photo: int = 4) -> np.ndarray:
+    """Group ids as if every `per_photo` consecutive embeddings came from one photo."""
+    return np.arange(len(labels)) // per_photo
+
+
+def test_calibration_raises_the_bar_for_a_person_whose_photos_agree():
+    rng = np.random.default_rng(3)
+    centres = _unit(rng.normal(size=(2, DIM)))
+    tight = _cluster(centres[0], 20, rng, spread=0.02)  # cosine to centre ~0.97
+    loose = _cluster(centres[1], 20, rng, spread=0.12)  # ~0.6
+    x = np.concatenate([tight, loose])
+    y = np.repeat([10, 11], 20)
+    clf = OpenSetClassifier.fit(x, y, threshold=0.3, groups=_photo_groups(y))
+    tight_limit, loose_limit = clf.thresholds
+    assert loose_limit >= 0.3 and tight_limit > loose_limit
+    assert tight_limit <= 0.60  # THRESHOLD_CAP
+    # A face at cosine ~0.45 to the tight person was accepted at the floor, not any more.
+    between = _unit(centres[0] + 2.0 * _unit(rng.normal(size=DIM)))[None, :]
+    match = clf.predict(between)[0]
+    assert match.candidate == 10 and 0.3 < match.similarity < tight_limit
+    assert not match.known
+    uncalibrated = OpenSetClassifier.fit(x, y, threshold=0.3)
+    assert list(uncalibrated.thresholds) == [0.3, 0.3]
+    restored = OpenSetClassifier.from_bytes(clf.to_bytes())
+    np.testing.assert_allclose(restored.thresholds, clf.thresholds)
+
+
+def test_a_person_enrolled_from_two_photos_keeps_the_floor():
+    x, y, _ = _dataset(people=2)
+    groups = np.where(np.arange(len(y)) % SAMPLES < SAMPLES // 2, 0, 1) + 2 * (y - 10)
+    clf = OpenSetClassifier.fit(x, y, threshold=THRESHOLD, groups=groups)
+    assert list(clf.thresholds) == [THRESHOLD, THRESHOLD]
+
+
+def test_a_face_halfway_between_two_people_fails_the_margin_gate():
+    x, y, centres = _dataset(people=3)
+    clf = OpenSetClassifier.fit(x, y, threshold=0.0)
+    halfway = _unit(centres[0] + centres[1])[None, :]
+    match = clf.predict(halfway)[0]
+    assert match.similarity > 0.5 and match.margin < 0.3 and not match.known
+    assert all(m.known and m.margin >= 0.3 for m in clf.predict(x))

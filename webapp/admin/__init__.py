@@ -26,6 +26,7 @@ def init_app(app) -> None:
     from webapp.admin import (  # noqa: F401  (each module attaches its routes to bp)
         dashboard,
         gestures,
+        kiosks,
         privacy,
         records,
         reports,

@@ -21,14 +21,17 @@ from webapp.extensions import db
 KIOSK_STALE_AFTER = timedelta(minutes=5)  # a kiosk sends frames every second while it runs
 
 
-def kiosk_health(now) -> list[dict]:
-    """Every active kiosk with when it was last seen and whether that is recent."""
+def kiosk_health(now, include_revoked: bool = False) -> list[dict]:
+    """Every active kiosk (and revoked ones if asked) with when it was last seen."""
     health = []
-    for kiosk in db.session.scalars(
-        select(Kiosk).where(Kiosk.revoked_at.is_(None)).order_by(Kiosk.name)
-    ):
+    query = select(Kiosk).order_by(Kiosk.revoked_at.is_not(None), Kiosk.name)
+    if not include_revoked:
+        query = query.where(Kiosk.revoked_at.is_(None))
+    for kiosk in db.session.scalars(query):
         seen = kiosk.last_seen_at
-        if seen is None:
+        if kiosk.revoked_at is not None:
+            state = "revoked"
+        elif seen is None:
             state = "never"
         elif now - seen <= KIOSK_STALE_AFTER:
             state = "online"

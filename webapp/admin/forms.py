@@ -15,8 +15,10 @@ from wtforms import (
     TextAreaField,
     TimeField,
 )
-from wtforms.validators import DataRequired, Email, Length, Optional
+from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
+
+from webapp.auth.forms import account_email
 
 PHOTO_TYPES = ["jpg", "jpeg", "png", "webp"]
 
@@ -126,7 +128,7 @@ ROLE_CHOICES = [
 class UserForm(FlaskForm):
     """Create a user account."""
 
-    email = EmailField(_l("E-mail"), validators=[DataRequired(), Email(check_deliverability=False)])
+    email = EmailField(_l("E-mail"), validators=[DataRequired(), account_email])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(min=8, max=200)])
     role = SelectField(_l("Role"), choices=lambda: choices(ROLE_CHOICES))
     department = StringField(_l("Department (managers)"), validators=[Optional(), Length(max=120)])

@@ -8,6 +8,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from webapp.admin import bp
+from webapp.admin.params import parse_int
 from webapp.attendance import teach
 from webapp.attendance.kiosk_models import GestureModelVersion
 from webapp.attendance.models import Kiosk
@@ -92,6 +93,8 @@ def gesture_train():
 def kiosk_gesture_model(kiosk_id: int):
     """Switch a kiosk to a trained model or back to the built-in rules."""
     choice = request.form.get("model", "rules")
-    teach.assign_model(kiosk_id, None if choice == "rules" else int(choice), current_user)
+    model_id = None if choice == "rules" else parse_int(choice, "model")
+    teach.assign_model(kiosk_id, model_id, current_user)
     flash(_("Kiosk updated."), "success")
-    return redirect(url_for("admin.gestures"))
+    back = "admin.kiosks" if request.form.get("back") == "kiosks" else "admin.gestures"
+    return redirect(url_for(back))

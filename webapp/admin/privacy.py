@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 
 from webapp.admin import bp
 from webapp.admin.access import admin_only
+from webapp.admin.audit_text import describe_entry
 from webapp.audit import AuditEntry
 from webapp.employees.consent import CURRENT_CONSENT_VERSION, consent_text
 from webapp.employees.models import Employee, FaceTemplate
@@ -54,6 +55,5 @@ def privacy():
         config=current_app.config,
         consent_version=CURRENT_CONSENT_VERSION,
         consent_text=consent_text(),
-        log=log,
-        names=names,
+        log=[describe_entry(entry, names) for entry in log],
     )

@@ -9,7 +9,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask_babel import gettext as _
@@ -20,8 +19,8 @@ from webapp import media
 from webapp.admin import bp
 from webapp.admin.access import admin_only, check_in_scope, current_scope, readers
 from webapp.admin.forms import MissedPunchForm, choices
+from webapp.admin.params import parse_int, parse_optional_day
 from webapp.admin.tables import csv_response, records_table, xlsx_response
-from webapp.admin.views import parse_optional_day
 from webapp.attendance import records
 from webapp.attendance.models import AttendanceEvent, EventKind, EventStatus, Kiosk
 from webapp.attendance.reports import employees_in_scope
@@ -34,16 +33,16 @@ EXPORT_LIMIT = 50_000
 
 
 def _filters(scope: records.Scope) -> records.RecordFilter:
-    """The records filter from the query string; bad values are ignored, not errors (and a
-    manager's department is fixed)."""
+    """The records filter from the query string (a manager's department is fixed); unknown
+    choices are ignored, malformed numbers and dates are a 400."""
     args = request.args
     kind = args.get("kind")
     status = args.get("status")
     employee = args.get("employee", "")
     return records.RecordFilter(
-        start=parse_optional_day(args.get("from")),
-        end=parse_optional_day(args.get("to")),
-        employee_id=int(employee) if employee.isdigit() else None,
+        start=parse_optional_day(args.get("from"), "from"),
+        end=parse_optional_day(args.get("to"), "to"),
+        employee_id=parse_int(employee, "employee"),
         department=(args.get("department") or None) if scope.everyone else None,
         kiosk=args.get("kiosk") or None,
         kind=EventKind(kind) if kind in {k.value for k in EventKind} else None,
@@ -52,7 +51,7 @@ def _filters(scope: records.Scope) -> records.RecordFilter:
         q=args.get("q", "")[:120],
         sort=args.get("sort") if args.get("sort") in records.SORTS else "time",
         descending=args.get("dir", "desc") != "asc",
-        page=int(args["page"]) if args.get("page", "").isdigit() else 1,
+        page=parse_int(args.get("page"), "page", default=1),
     )
 
 
@@ -115,14 +114,9 @@ def proof_photo(event_id: int):
     if not event.proof_photo:
         abort(404)
     try:
-        path = media.absolute(event.proof_photo)
-    except ValueError:
+        return media.send(event.proof_photo, "image/jpeg")
+    except (ValueError, FileNotFoundError):
         abort(404)
-    if not path.is_file():
-        abort(404)
-    response = send_file(path, mimetype="image/jpeg", max_age=0)
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
 
 
 @bp.route("/records/new", methods=["GET", "POST"])
@@ -134,8 +128,8 @@ def new_record():
     form.employee_id.choices = choices(
         (e.id, e.name if e.active else _("%(name)s (inactive)", name=e.name)) for e in people
     )
-    if request.method == "GET" and request.args.get("employee", "").isdigit():
-        form.employee_id.data = int(request.args["employee"])
+    if request.method == "GET" and request.args.get("employee"):
+        form.employee_id.data = parse_int(request.args["employee"], "employee")
     if form.validate_on_submit():
         employee = db.session.get(Employee, form.employee_id.data)
         try:

@@ -10,8 +10,8 @@ from flask_babel import gettext as _
 from webapp.admin import bp
 from webapp.admin.access import current_scope, readers
 from webapp.admin.charts import bar_chart, column_chart
+from webapp.admin.params import parse_day, parse_month
 from webapp.admin.tables import csv_response, daily_table, monthly_table, xlsx_response
-from webapp.admin.views import parse_day
 from webapp.attendance import reports
 from webapp.employees.services import department_names
 
@@ -32,14 +32,8 @@ def _daily(scope):
 
 
 def _month(ctx) -> tuple[int, int]:
-    value = request.args.get("month", "")
-    try:
-        year, month = (int(part) for part in value.split("-"))
-        date(year, month, 1)
-    except ValueError:
-        today = ctx.today()
-        return today.year, today.month
-    return year, month
+    today = ctx.today()
+    return parse_month(request.args.get("month"), (today.year, today.month))
 
 
 def _monthly(scope):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, send_file, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
@@ -110,6 +110,8 @@ def upload_photos(employee_id: int):
     try:
         report = enroll_photos(employee, uploads, actor=current_user)
     except AppError as exc:
+        if exc.status >= 500:  # storage full or read-only: the error page with 507/503
+            raise
         flash(exc.message, "error")
         return redirect(url_for("admin.employee", employee_id=employee.id))
     if report.enrolled:
@@ -139,9 +141,7 @@ def photo_file(photo_id: int):
     photo = db.session.get(EnrollmentPhoto, photo_id)
     if photo is None:
         abort(404)
-    response = send_file(media.absolute(photo.path), mimetype="image/jpeg", max_age=0)
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return media.send(photo.path, "image/jpeg")
 
 
 @bp.get("/recognize")

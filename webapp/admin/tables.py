@@ -12,6 +12,7 @@ from flask import Response
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 
 from webapp.attendance import reports
@@ -217,6 +218,13 @@ def csv_response(table: Table, filename: str) -> Response:
 XLSX_FORMATS = {"hours": "0.00", "similarity": "0.000", "date": "yyyy-mm-dd"}
 
 
+def xlsx_value(value):
+    """A cell value Excel accepts: control characters (from old data) are dropped from text."""
+    if isinstance(value, str):
+        return ILLEGAL_CHARACTERS_RE.sub("", value)
+    return value
+
+
 def xlsx_response(table: Table, filename: str) -> Response:
     """The table as an Excel workbook: numbers as numbers, the same values as the page."""
     book = Workbook()
@@ -226,7 +234,7 @@ def xlsx_response(table: Table, filename: str) -> Response:
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for row in table.rows:
-        sheet.append([row[c.key] for c in table.columns])
+        sheet.append([xlsx_value(row[c.key]) for c in table.columns])
         for column_index, column in enumerate(table.columns, start=1):
             cell = sheet.cell(row=sheet.max_row, column=column_index)
             if cell.data_type == "f":  # text such as "=1+1" is data here, never a formula

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 
 from flask import request, url_for
 from flask_login import current_user
@@ -46,19 +46,3 @@ def register_template_helpers(app) -> None:
     app.add_template_global(STATUS_LABELS, "STATUS_LABELS")
     app.add_template_global(KIND_LABELS, "KIND_LABELS")
     app.add_template_global(EVENT_STATUS_LABELS, "EVENT_STATUS_LABELS")
-
-
-def parse_day(value: str | None, default: date) -> date:
-    """A YYYY-MM-DD query argument, or `default` when absent or malformed."""
-    try:
-        return date.fromisoformat(value) if value else default
-    except ValueError:
-        return default
-
-
-def parse_optional_day(value: str | None) -> date | None:
-    """A YYYY-MM-DD query argument, or None."""
-    try:
-        return date.fromisoformat(value) if value else None
-    except ValueError:
-        return None

@@ -11,6 +11,8 @@ from webapp.attendance.services import kiosk_for_token
 from webapp.auth.models import Role
 from webapp.errors import Forbidden, Unauthorized
 
+READS = {"GET", "HEAD", "OPTIONS"}  # these never write (not even the kiosk's last_seen_at)
+
 
 def kiosk_or_admin_required(view):
     """Set g.kiosk (token callers) or require an admin session."""
@@ -20,7 +22,7 @@ def kiosk_or_admin_required(view):
         token = request.headers.get("X-Kiosk-Token")
         g.kiosk = None
         if token:
-            g.kiosk = kiosk_for_token(token)
+            g.kiosk = kiosk_for_token(token, note_seen=request.method not in READS)
             if g.kiosk is None:
                 raise Unauthorized("The kiosk token is not valid or was revoked.", "invalid_token")
         elif not current_user.is_authenticated:
@@ -40,7 +42,7 @@ def kiosk_required(view):
         token = request.headers.get("X-Kiosk-Token")
         if not token:
             raise Unauthorized("Send the kiosk token in X-Kiosk-Token.")
-        g.kiosk = kiosk_for_token(token)
+        g.kiosk = kiosk_for_token(token, note_seen=request.method not in READS)
         if g.kiosk is None:
             raise Unauthorized("The kiosk token is not valid or was revoked.", "invalid_token")
         return view(*args, **kwargs)

@@ -10,6 +10,7 @@ from webapp.attendance import bp
 from webapp.attendance.access import kiosk_or_admin_required
 from webapp.errors import AppError
 from webapp.recognition.services import recognize
+from webapp.recognition.timing import stage
 
 DETECTOR_PRESETS = ("photo", "kiosk")
 
@@ -29,7 +30,8 @@ def recognize_image():
     preset = request.form.get("detector") or ("kiosk" if g.kiosk else "photo")
     if preset not in DETECTOR_PRESETS:
         raise AppError(f"detector must be one of {', '.join(DETECTOR_PRESETS)}.", "bad_detector")
-    rgb = read_image_field()
+    with stage("decode"):
+        rgb = read_image_field()
     faces, model_version = recognize(rgb, preset)
     if not faces:
         raise NoFaceError()

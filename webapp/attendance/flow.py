@@ -32,12 +32,19 @@ class FlowSettings:
 
     identify_frames: int = 2  # same person in this many consecutive frames starts the challenge
     unknown_frames: int = 3  # a face unknown this many frames in a row gets "not recognized"
-    hold_frames: int = 3  # a gesture counts when held this many consecutive live frames
+    # A gesture counts when held in consecutive live frames for `hold_seconds` (time, so a slow
+    # client showing it in fewer frames is not punished) and in at least `hold_frames` frames.
+    hold_frames: int = 2
+    hold_seconds: float = 0.5
     absent_frames: int = 4  # no face this many frames ends the attempt
     spoof_frames: int = 6  # face outside the body's head this many frames in a row fails it
     timeout_seconds: float = 20.0  # no progress for this long ends the attempt
     result_seconds: float = 4.0  # how long a result stays on screen
     challenge: tuple[str, ...] | None = None  # fixed challenge (tests); None picks at random
+
+
+# A face too poor to name gets one of these messages instead of a guess (see ml.quality).
+QUALITY_MESSAGES = {"too_small": "come_closer", "turned": "face_camera", "blurred": "hold_still"}
 
 
 @dataclass(frozen=True)
@@ -51,6 +58,7 @@ class Observation:
     similarity: float = 0.0
     gesture: str | None = None  # read from the pose; None when unclear or no pose
     live: bool = False  # the face lies inside the head region of the detected body
+    quality: str = "ok"  # ml.quality verdict of the face: ok, too_small, turned, blurred
 
 
 @dataclass
@@ -76,6 +84,8 @@ def new_state(now: float) -> dict:
         "step": 0,
         "hold": None,
         "hold_count": 0,
+        "hold_since": None,
+        "hold_counted": False,
         "attempt": 0,
         "direction": None,
         "updated_at": now,
@@ -101,6 +111,8 @@ def _start_challenge(state: dict, obs: Observation, settings: FlowSettings, rng)
         step=0,
         hold=None,
         hold_count=0,
+        hold_since=None,
+        hold_counted=False,
         spoof=0,
         absent=0,
         attempt=state["attempt"] + 1,
@@ -111,7 +123,34 @@ def _start_challenge(state: dict, obs: Observation, settings: FlowSettings, rng)
 
 
 def _finish(state: dict, phase: str, message: str, now: float) -> None:
-    state.update(phase=phase, message=message, result_at=now, hold=None, hold_count=0)
+    state.update(phase=phase, message=message, result_at=now)
+    _drop_hold(state)
+
+
+def _drop_hold(state: dict) -> None:
+    state.update(hold=None, hold_count=0, hold_since=None, hold_counted=False)
+
+
+def hold_progress(state: dict, settings: FlowSettings) -> dict | None:
+    """How far the gesture now held is towards counting: frames and seconds, done and needed."""
+    if state["phase"] != CHALLENGE or not state.get("hold") or state.get("hold_counted"):
+        return None
+    held = max(0.0, state["updated_at"] - (state.get("hold_since") or state["updated_at"]))
+    return {
+        "gesture": state["hold"],
+        "frames": state["hold_count"],
+        "need_frames": settings.hold_frames,
+        "seconds": round(held, 2),
+        "need_seconds": settings.hold_seconds,
+    }
+
+
+def seconds_left(state: dict, settings: FlowSettings) -> float | None:
+    """Seconds until a challenge without progress times out (None outside a challenge)."""
+    if state["phase"] != CHALLENGE:
+        return None
+    spent = state["updated_at"] - state["progress_at"]
+    return round(max(0.0, settings.timeout_seconds - spent), 1)
 
 
 def step(
@@ -145,6 +184,11 @@ def step(
     state["absent"] = 0
 
     if state["phase"] == IDLE:
+        if obs.quality in QUALITY_MESSAGES:
+            # Too small, turned or blurred: ask for a better view; it is not "unknown" yet.
+            state["streak"] = 0
+            state["message"] = QUALITY_MESSAGES[obs.quality]
+            return state, actions
         if obs.employee_id is None:
             state["streak"] = 0
             state["employee_id"] = None
@@ -175,12 +219,12 @@ def step(
         state["similarity"] = obs.similarity
         return state, actions
     if obs.employee_id is None:
-        state["hold"], state["hold_count"] = None, 0
+        _drop_hold(state)
         return state, actions
 
     if not obs.live:
         state["spoof"] += 1
-        state["hold"], state["hold_count"] = None, 0
+        _drop_hold(state)
         if state["spoof"] >= settings.spoof_frames:
             _finish(state, FAILED, "liveness_failed", obs.at)
         return state, actions
@@ -189,11 +233,21 @@ def step(
 
     gesture = obs.gesture
     if gesture is None or gesture != state["hold"]:
-        state["hold"], state["hold_count"] = gesture, (1 if gesture else 0)
+        _drop_hold(state)
+        if gesture:
+            state.update(hold=gesture, hold_count=1, hold_since=obs.at)
     else:
         state["hold_count"] += 1
-    if state["hold_count"] != settings.hold_frames:
+    since = state.get("hold_since")
+    held = obs.at - (since if since is not None else obs.at)
+    if (
+        not gesture
+        or state.get("hold_counted")
+        or state["hold_count"] < settings.hold_frames
+        or held < settings.hold_seconds - 1e-6
+    ):
         return state, actions  # not held long enough yet (or already counted)
+    state["hold_counted"] = True
 
     expected = state["challenge"][state["step"]]
     if gesture == "X":

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
 
 from ml.gestures import GestureModel, classify_rules
 from ml.images import decode_image, encode_jpeg
@@ -18,10 +18,12 @@ from webapp.attendance import flow
 from webapp.attendance.events import next_direction, record_event
 from webapp.attendance.kiosk_models import GestureModelVersion, KioskSession
 from webapp.attendance.models import AttendanceEvent, EventKind, Kiosk
+from webapp.attendance.records import site_timezone
 from webapp.db import utcnow
 from webapp.errors import AppError, NotFound
 from webapp.extensions import db
 from webapp.recognition.services import recognize
+from webapp.recognition.timing import stage
 from webapp.registry import current_models
 
 # A face counts as "inside the head" when this share of its box lies in the pose's head region.
@@ -42,6 +44,17 @@ class FrameResult:
     gesture: str | None
     event: AttendanceEvent | None
     stale: bool = False
+    pose: list[list[float]] | None = None  # 33 x (x, y as a share of the frame, visibility)
+
+
+def pose_points(pose, width: int, height: int) -> list[list[float]] | None:
+    """The pose's landmarks as (x, y in 0-1 of the frame, visibility), for drawing on the page."""
+    if pose is None or width <= 0 or height <= 0:
+        return None
+    return [
+        [round(float(x) / width, 4), round(float(y) / height, 4), round(float(v), 2)]
+        for x, y, _z, v in pose.landmarks
+    ]
 
 
 def flow_settings() -> flow.FlowSettings:
@@ -50,6 +63,7 @@ def flow_settings() -> flow.FlowSettings:
     fixed = config.get("KIOSK_CHALLENGE")
     return flow.FlowSettings(
         hold_frames=config["KIOSK_HOLD_FRAMES"],
+        hold_seconds=config["KIOSK_HOLD_MS"] / 1000,
         timeout_seconds=config["KIOSK_TIMEOUT_SECONDS"],
         result_seconds=config["KIOSK_RESULT_SECONDS"],
         challenge=tuple(s.strip() for s in fixed.split(",")) if fixed else None,
@@ -159,10 +173,12 @@ def process_frame(
         return FrameResult(session, None, None, state.get("gesture"), None, stale=True)
     db.session.rollback()  # no transaction stays open while the models run
     now = now or datetime.now(UTC)
-    rgb = decode_image(data, current_app.config["MAX_IMAGE_PIXELS"])
+    with stage("decode"):
+        rgb = decode_image(data, current_app.config["MAX_IMAGE_PIXELS"])
 
     faces, _ = recognize(rgb, "kiosk")
-    pose = current_models().get("pose").estimate(rgb)
+    with stage("pose"):
+        pose = current_models().get("pose").estimate(rgb)
     gesture = read_gesture(kiosk, pose)
     face = faces[0] if faces else None
     head = pose.head_box() if pose is not None else None
@@ -175,6 +191,7 @@ def process_frame(
         similarity=face.similarity if face else 0.0,
         gesture=gesture,
         live=live,
+        quality=face.quality if face else "ok",
     )
     new_state, actions = flow.step(state, observation, flow_settings(), random.Random())
     new_state["frame_key"] = frame_key
@@ -203,6 +220,7 @@ def process_frame(
             media.remove(proof)
         session = db.session.get(KioskSession, session_id)
         return FrameResult(session, None, None, gesture, None, stale=True)
+    count_frame(kiosk.id, now)
     db.session.commit()
     session = db.session.get(KioskSession, session_id)
 
@@ -215,6 +233,20 @@ def process_frame(
         list(head) if head else None,
         gesture,
         event,
+        pose=pose_points(pose, rgb.shape[1], rgb.shape[0]),
+    )
+
+
+def count_frame(kiosk_id: int, now: datetime) -> None:
+    """Add one to the kiosk's frames of the site's day (one UPDATE: safe across workers)."""
+    today = now.astimezone(site_timezone()).date()
+    db.session.execute(
+        update(Kiosk)
+        .where(Kiosk.id == kiosk_id)
+        .values(
+            frames_today=case((Kiosk.frames_day == today, Kiosk.frames_today + 1), else_=1),
+            frames_day=today,
+        )
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import current_app, g, jsonify, request
 
-from webapp.attendance import bp, kiosk
+from webapp.attendance import bp, flow, kiosk
 from webapp.attendance.access import kiosk_required
 from webapp.attendance.kiosk_messages import describe
 from webapp.attendance.models import AttendanceEvent
@@ -12,10 +12,13 @@ from webapp.errors import AppError
 from webapp.extensions import db
 
 
-def session_view(result_or_session, face_box=None, head_box=None, gesture=None, stale=False):
+def session_view(
+    result_or_session, face_box=None, head_box=None, gesture=None, stale=False, pose=None
+):
     """The JSON a kiosk client renders."""
     session = getattr(result_or_session, "session", result_or_session)
     state = session.state
+    settings = kiosk.flow_settings()
     event = db.session.get(AttendanceEvent, state["event_id"]) if state.get("event_id") else None
     challenge = state.get("challenge") or []
     step = state.get("step", 0)
@@ -38,6 +41,10 @@ def session_view(result_or_session, face_box=None, head_box=None, gesture=None, 
         "face_box": face_box,
         "head_box": head_box,
         "stale": stale,
+        "pose": pose,
+        "hold": flow.hold_progress(state, settings),
+        "seconds_left": flow.seconds_left(state, settings),
+        "timeout_seconds": settings.timeout_seconds,
         "event": (
             {
                 "id": event.id,
@@ -77,7 +84,9 @@ def kiosk_frame(session_id: str):
         g.kiosk, session_id, upload.read(), frame_key=request.headers.get("Idempotency-Key")
     )
     return jsonify(
-        session_view(result, result.face_box, result.head_box, result.gesture, result.stale)
+        session_view(
+            result, result.face_box, result.head_box, result.gesture, result.stale, result.pose
+        )
     )
 
 
@@ -85,7 +94,11 @@ def kiosk_frame(session_id: str):
 @kiosk_required
 def kiosk_direction(session_id: str):
     """Switch the running attempt between check-in and check-out."""
-    body = request.get_json(silent=True) or {}
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise AppError(
+            'Send a JSON object such as {"direction": "check_out"}.', "invalid_direction"
+        )
     session = kiosk.set_direction(g.kiosk, session_id, str(body.get("direction", "")))
     return jsonify(session_view(session))
 
@@ -101,9 +114,11 @@ def kiosk_session_end(session_id: str):
 @bp.get("/api/v1/kiosk/config")
 @kiosk_required
 def kiosk_config():
-    """What a kiosk client needs to know: its name and the frame rate to send at."""
+    """What a kiosk client needs to know: its name, the frame rate and the hold and time limits."""
     return jsonify(
         kiosk=g.kiosk.name,
         frames_per_second=current_app.config["KIOSK_FPS"],
         hold_frames=current_app.config["KIOSK_HOLD_FRAMES"],
+        hold_ms=current_app.config["KIOSK_HOLD_MS"],
+        timeout_seconds=current_app.config["KIOSK_TIMEOUT_SECONDS"],
     )

@@ -38,6 +38,9 @@ def describe(state: dict, event=None) -> str:
     texts = {
         "step_up": _("Please step up to the camera."),
         "looking": _("Hold still, looking…"),
+        "come_closer": _("Please come closer to the camera."),
+        "face_camera": _("Please face the camera."),
+        "hold_still": _("Please hold still; the picture is blurred."),
         "not_recognized": _("Sorry, you are not recognized. Please see an administrator."),
         "cancelled": _("Cancelled. Nothing was recorded."),
         "timed_out": _("Time is up. Please try again."),

@@ -14,5 +14,6 @@ def kiosk_page():
     return render_template(
         "kiosk/index.html",
         fps=current_app.config["KIOSK_FPS"],
+        browser_pose=current_app.config["KIOSK_BROWSER_POSE"],
         gesture_hints={name: str(text) for name, text in GESTURE_HINTS.items()},
     )

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import Date, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.db import UTCDateTime, enum_column, utcnow
@@ -27,6 +27,8 @@ class Kiosk(db.Model):
     gesture_model_id: Mapped[int | None] = mapped_column(
         ForeignKey("gesture_models.id", ondelete="SET NULL")
     )  # None: the built-in gesture rules
+    frames_day: Mapped[date | None] = mapped_column(Date)  # the site day frames_today counts
+    frames_today: Mapped[int] = mapped_column(default=0, server_default="0")  # frames processed
 
     @property
     def active(self) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from functools import wraps
 
 from flask_babel import lazy_gettext as _l
@@ -19,8 +20,14 @@ def init_login(app) -> None:
     login_manager.login_message_category = "info"
 
     @login_manager.user_loader
-    def load_user(user_id: str) -> User | None:
-        return db.session.get(User, int(user_id))
+    def load_user(cookie_id: str) -> User | None:
+        user_id, _sep, token = cookie_id.partition(":")
+        if not user_id.isascii() or not user_id.isdigit() or not token:
+            return None  # an old-style or forged id: log in again
+        user = db.session.get(User, int(user_id))
+        if user is None or not user.session_token:
+            return None
+        return user if hmac.compare_digest(user.session_token, token) else None
 
 
 def roles_required(*roles: Role):

@@ -8,7 +8,7 @@ import click
 from flask.cli import AppGroup
 
 from webapp.auth.models import Role
-from webapp.auth.services import create_user, ensure_admin, find_user
+from webapp.auth.services import change_password, create_user, ensure_admin, find_user
 from webapp.auth.tokens import create_token
 from webapp.errors import AppError
 
@@ -51,6 +51,21 @@ def ensure_admin_command() -> None:
     click.echo(f"Created the first admin account: {user.email}")
     if generated:
         click.echo(f"Its password (shown only this once): {generated}")
+
+
+@users.command("set-password")
+@click.argument("email")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+def set_password(email: str, password: str) -> None:
+    """Change a password; every session of the account is logged out."""
+    user = find_user(email)
+    if user is None:
+        raise click.ClickException(f"{email} has no account.")
+    try:
+        change_password(user, password, actor="cli")
+    except AppError as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(f"changed the password of {user.email}; its sessions were logged out")
 
 
 @users.command("token")

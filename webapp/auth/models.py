@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import secrets
 from datetime import datetime
 
 from flask_login import UserMixin
@@ -38,10 +39,23 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Part of the id in session and remember cookies; a new one logs out every copy of them.
+    session_token: Mapped[str | None] = mapped_column(String(64))
 
     def set_password(self, password: str) -> None:
-        """Store a salted hash of `password`."""
+        """Store a salted hash of `password`; sessions made with the old one end."""
         self.password_hash = generate_password_hash(password)
+        self.rotate_session_token()
+
+    def rotate_session_token(self) -> None:
+        """Invalidate every session and remember cookie issued so far."""
+        self.session_token = secrets.token_hex(16)
+
+    def get_id(self) -> str:
+        """The cookie identity: the user id and the current session token."""
+        if not self.session_token:
+            self.rotate_session_token()
+        return f"{self.id}:{self.session_token}"
 
     def check_password(self, password: str) -> bool:
         """True when `password` matches."""

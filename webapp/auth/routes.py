@@ -11,7 +11,8 @@ from flask_login import current_user, login_required, login_user, logout_user
 from webapp.auth import bp
 from webapp.auth.forms import LoginForm
 from webapp.auth.models import Role
-from webapp.auth.services import authenticate
+from webapp.auth.services import authenticate, end_sessions
+from webapp.security import login_limits
 
 
 def home_for(user) -> str:
@@ -30,6 +31,7 @@ def index():
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@login_limits
 def login():
     """Show the login form and log the user in."""
     if current_user.is_authenticated:
@@ -51,7 +53,8 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
-    """Log out."""
+    """Log out; copies of this session's cookies stop working too."""
+    end_sessions(current_user)
     logout_user()
     flash(_("You have been logged out."), "info")
     return redirect(url_for("auth.login"))

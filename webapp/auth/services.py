@@ -5,8 +5,10 @@ from __future__ import annotations
 import secrets
 
 from sqlalchemy import func, select
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from webapp import audit
+from webapp.auth.emails import normalize_email
 from webapp.auth.models import Role, User
 from webapp.db import utcnow
 from webapp.errors import AppError
@@ -24,9 +26,11 @@ def create_user(
     email: str, password: str, role: Role, actor=None, display_name=None, department=None
 ) -> User:
     """Create an account; raise AppError if the e-mail is taken or the password too short."""
-    email = email.strip().lower()
-    if "@" not in email:
-        raise AppError(f"{email!r} is not an e-mail address.", "invalid_email")
+    try:
+        email = normalize_email(email)
+    except ValueError as exc:
+        message = f"{email.strip()!r} is not a usable e-mail address: {exc}"
+        raise AppError(message, "invalid_email") from exc
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AppError(
             f"The password needs at least {MIN_PASSWORD_LENGTH} characters.", "weak_password"
@@ -46,14 +50,40 @@ def create_user(
     return user
 
 
+# Unknown accounts hash a password too, so the answer's timing does not tell who has an account.
+_DUMMY_HASH = generate_password_hash(secrets.token_hex(16))
+
+
 def authenticate(email: str, password: str) -> User | None:
     """Return the active user for these credentials, recording the login; None otherwise."""
     user = find_user(email)
-    if user is None or not user.active or not user.check_password(password):
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    if not user.check_password(password) or not user.active:
         return None
     user.last_login_at = utcnow()
+    if not user.session_token:
+        user.rotate_session_token()
     db.session.commit()
     return user
+
+
+def end_sessions(user: User) -> None:
+    """Log out every session and remember cookie of `user` (logout, password change)."""
+    user.rotate_session_token()
+    db.session.commit()
+
+
+def change_password(user: User, password: str, actor=None) -> None:
+    """Set a new password; every existing session of the user ends."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AppError(
+            f"The password needs at least {MIN_PASSWORD_LENGTH} characters.", "weak_password"
+        )
+    user.set_password(password)
+    audit.record("user.password", "user", user.id, actor)
+    db.session.commit()
 
 
 def ensure_admin(email: str, password: str | None) -> tuple[User | None, str | None]:

@@ -31,9 +31,15 @@ PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
     is_flag=True,
     help="Record that each person agreed to the current consent text (keep the signed forms).",
 )
-def import_folder(folder: Path, consent_given: bool) -> None:
-    """Enroll one employee per sub-folder of FOLDER (folder name = name), then train once."""
+@click.option(
+    "--names-as-is",
+    is_flag=True,
+    help="Use the folder names verbatim (default: ben_afflek becomes Ben Afflek).",
+)
+def import_folder(folder: Path, consent_given: bool, names_as_is: bool) -> None:
+    """Enroll one employee per sub-folder of FOLDER (named after it), then train once."""
     from webapp.employees.consent import record_consent
+    from webapp.employees.names import display_name
 
     click.echo("loading models ...")
     current_models().load()
@@ -43,9 +49,13 @@ def import_folder(folder: Path, consent_given: bool) -> None:
         if not photos:
             click.echo(f"{person_dir.name}: no photos, skipped", err=True)
             continue
-        employee = db.session.scalar(select(Employee).where(Employee.name == person_dir.name))
+        name = person_dir.name if names_as_is else display_name(person_dir.name)
+        # A person imported before under the verbatim folder name is found again, not doubled.
+        employee = db.session.scalar(
+            select(Employee).where(Employee.name.in_({name, person_dir.name})).order_by(Employee.id)
+        )
         if employee is None:
-            employee = create_employee(person_dir.name, actor="cli")
+            employee = create_employee(name, actor="cli")
         if consent_given:
             record_consent(employee, actor="cli")
         elif employee.consent is None:

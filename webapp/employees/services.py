@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import unicodedata
 from dataclasses import dataclass, field
 
 from flask import current_app
@@ -47,13 +49,23 @@ class EnrollmentReport:
     classifier: object | None = None  # the new recognition.models.ClassifierVersion
 
 
+def clean_name(value: str | None, what: str = "An employee") -> str:
+    """A trimmed display name; control characters (tabs, NULs, escapes) are refused."""
+    name = (value or "").strip()
+    if not name:
+        raise AppError(f"{what} needs a name.", "name_required")
+    if any(unicodedata.category(ch) in {"Cc", "Cf", "Cs", "Co"} for ch in name):
+        raise AppError("A name may not contain control or invisible characters.", "invalid_name")
+    if len(name) > 120:
+        raise AppError("A name may have at most 120 characters.", "invalid_name")
+    return name
+
+
 def create_employee(
     name: str, department: str | None = None, employee_no: str | None = None, actor=None
 ) -> Employee:
     """Create an employee record."""
-    name = (name or "").strip()
-    if not name:
-        raise AppError("An employee needs a name.", "name_required")
+    name = clean_name(name)
     employee_no = (employee_no or "").strip() or None
     if employee_no and db.session.scalar(
         select(Employee).where(Employee.employee_no == employee_no)
@@ -151,8 +163,11 @@ def enroll_photos(
     if not prepared:
         return report
     model_version = current_models().get("faces").version
+    stored: list[EnrollmentPhoto] = []
     try:
-        report.enrolled = [_store(employee, item, model_version) for item in prepared]
+        for item in prepared:
+            stored.append(_store(employee, item, model_version))
+        report.enrolled = stored
         db.session.flush()
         audit.record(
             "employee.enroll",
@@ -164,8 +179,9 @@ def enroll_photos(
         db.session.commit()
     except Exception:
         db.session.rollback()
-        for photo in report.enrolled:
-            media.remove(photo.path)
+        for photo in stored:  # nothing of a failed upload stays on disk
+            with contextlib.suppress(OSError):
+                media.remove(photo.path)
         raise
     if retrain:
         report.classifier = templates_changed(actor)
@@ -233,9 +249,7 @@ def update_employee(
     actor=None,
 ) -> Employee:
     """Change an employee's name, number, department and own schedule (None: inherited)."""
-    name = (name or "").strip()
-    if not name:
-        raise AppError("An employee needs a name.", "name_required")
+    name = clean_name(name)
     employee_no = (employee_no or "").strip() or None
     if employee_no and db.session.scalar(
         select(Employee).where(Employee.employee_no == employee_no, Employee.id != employee.id)
@@ -294,9 +308,7 @@ def save_department(
     name: str, schedule_start=None, schedule_end=None, workdays: str | None = None, actor=None
 ) -> Department:
     """Create or change a department's schedule (None everywhere: the site's default)."""
-    name = (name or "").strip()
-    if not name:
-        raise AppError("A department needs a name.", "name_required")
+    name = clean_name(name, "A department")
     _check_schedule(schedule_start, schedule_end)
     department = db.session.scalar(select(Department).where(Department.name == name))
     before = None

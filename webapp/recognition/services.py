@@ -7,13 +7,16 @@ from dataclasses import dataclass
 
 import numpy as np
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 
 from ml.classifier import OpenSetClassifier
+from ml.quality import BLURRED, TOO_SMALL, TURNED
 from webapp import audit
 from webapp.employees.models import Employee, FaceTemplate
 from webapp.extensions import db
 from webapp.recognition.models import ClassifierVersion
+from webapp.recognition.timing import record, stage
 from webapp.registry import current_models
 
 
@@ -25,16 +28,29 @@ class RecognizedFace:
     employee_id: int | None
     name: str | None
     similarity: float
+    quality: str = "ok"  # ml.quality verdict: ok, too_small, turned, blurred (then not named)
 
     def as_dict(self) -> dict:
-        """The API's JSON shape."""
+        """The API's JSON shape (`quality` and `advice` were added; the rest is unchanged)."""
         return {
             "box": list(self.box),
             "employee_id": self.employee_id,
             "name": self.name,
             "similarity": round(self.similarity, 4),
             "known": self.employee_id is not None,
+            "quality": self.quality,
+            "advice": quality_advice(self.quality),
         }
+
+
+def quality_advice(verdict: str) -> str | None:
+    """What to tell the person when their face was too poor to name (None when it was fine)."""
+    advice = {
+        TOO_SMALL: _("Please come closer to the camera."),
+        TURNED: _("Please face the camera."),
+        BLURRED: _("Please hold still; the picture is blurred."),
+    }
+    return str(advice[verdict]) if verdict in advice else None
 
 
 def embedder_version() -> str | None:
@@ -55,23 +71,31 @@ def build_classifier_version(actor=None, analyzer_version: str | None = None) ->
     """Train a classifier on active employees' templates and add it to the session (no commit)."""
     analyzer_version = analyzer_version or current_models().get("faces").version
     rows = db.session.execute(
-        select(FaceTemplate.employee_id, FaceTemplate.embedding)
+        select(FaceTemplate.employee_id, FaceTemplate.photo_id, FaceTemplate.embedding)
         .join(Employee)
         .where(Employee.active.is_(True), FaceTemplate.model_version == analyzer_version)
     ).all()
     threshold = current_app.config["RECOGNITION_THRESHOLD"]
     payload = None
+    stats: dict = {}
     labels = np.array([row.employee_id for row in rows], dtype=np.int64)
     if rows:
         embeddings = np.stack([np.frombuffer(row.embedding, dtype="<f4") for row in rows])
-        payload = OpenSetClassifier.fit(embeddings, labels, threshold).to_bytes()
+        photos = np.array([row.photo_id for row in rows], dtype=np.int64)
+        classifier = OpenSetClassifier.fit(embeddings, labels, threshold, groups=photos)
+        payload = classifier.to_bytes()
+        # Each person's calibrated threshold (leave-one-photo-out), shown to admins.
+        stats["thresholds"] = {
+            str(int(label)): round(float(limit), 4)
+            for label, limit in zip(classifier.classes, classifier.thresholds, strict=True)
+        }
     version = ClassifierVersion(
         created_by_id=getattr(actor, "id", None),
         model_version=analyzer_version,
         employee_count=len(set(labels.tolist())),
         template_count=len(rows),
         threshold=threshold,
-        stats={},
+        stats=stats,
         payload=payload,
     )
     db.session.add(version)
@@ -162,22 +186,29 @@ def model_version_label(version_id: int | None) -> str:
 
 def recognize(rgb: np.ndarray, preset: str = "photo") -> tuple[list[RecognizedFace], str]:
     """Name every face in an image; returns the faces (largest first) and the model version."""
-    embedded = current_models().get("faces").analyze(rgb, preset)
-    version_id, classifier, names = classifier_cache().current()
+    timings: dict[str, float] = {}
+    embedded = current_models().get("faces").analyze(rgb, preset, timings)
+    for name, seconds in timings.items():
+        record(name, seconds)
+    with stage("classify"):
+        version_id, classifier, names = classifier_cache().current()
+        matches = (
+            classifier.predict(np.stack([f.embedding for f in embedded]))
+            if (classifier and embedded)
+            else [None] * len(embedded)
+        )
     results = []
-    matches = (
-        classifier.predict(np.stack([f.embedding for f in embedded]))
-        if (classifier and embedded)
-        else [None] * len(embedded)
-    )
     for face, match in zip(embedded, matches, strict=True):
-        employee_id = match.label if match else None
+        verdict = face.quality.verdict if face.quality else "ok"
+        # A poor face is never named: a guess on it is how strangers slip through.
+        employee_id = match.label if (match and verdict == "ok") else None
         results.append(
             RecognizedFace(
                 box=face.face.box,
                 employee_id=employee_id,
                 name=names.get(employee_id) if employee_id is not None else None,
                 similarity=match.similarity if match else 0.0,
+                quality=verdict,
             )
         )
     return results, model_version_label(version_id)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import current_app, g, jsonify, request, send_file, url_for
+from pathlib import Path
+
+from flask import current_app, g, jsonify, request, url_for
 
 from webapp import media
 from webapp.errors import AppError, NotFound
@@ -11,7 +13,8 @@ from webapp.studio.access import studio_api
 from webapp.studio.effects import all_effects
 from webapp.studio.effects.base import ROLES
 from webapp.studio.intake import MB, IncomingFile, store_upload
-from webapp.studio.storage import SUFFIXES, extra_file
+from webapp.studio.joblist import media_download_name
+from webapp.studio.storage import extra_file
 
 
 @api_bp.before_request
@@ -54,19 +57,10 @@ def media_file(media_id: int):
     """The file itself (with `?download=1` as an attachment); players may ask for ranges."""
     asset = jobs.get_media(g.studio_user, media_id)
     download = request.args.get("download") in {"1", "true", "yes"}
-    suffix = SUFFIXES[asset.content_type]
-    name = f"{asset.origin}-{asset.id}{suffix}" if download else None
-    response = send_file(
-        media.absolute(asset.path),
-        mimetype=asset.content_type,
-        as_attachment=download,
-        download_name=name,
-        conditional=True,
-        max_age=0,
+    name = media_download_name(asset) if download else None
+    return media.send(
+        asset.path, asset.content_type, download_name=name, cache_control="private, no-cache"
     )
-    response.headers["Cache-Control"] = "private, no-cache"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
 
 
 @api_bp.get("/media/<int:media_id>/extra")
@@ -78,10 +72,8 @@ def media_extra(media_id: int):
     if found is None:
         raise NotFound("The result has no such extra file.")
     path, content_type = found
-    response = send_file(path, mimetype=content_type, conditional=True, max_age=0)
-    response.headers["Cache-Control"] = "private, no-cache"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    relative = Path(path).resolve().relative_to(media.media_root().resolve()).as_posix()
+    return media.send(relative, content_type, cache_control="private, no-cache")
 
 
 @api_bp.get("/media/<int:media_id>/faces")

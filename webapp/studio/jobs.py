@@ -61,7 +61,7 @@ def parse_params(text: str | None) -> dict:
         return {}
     try:
         params = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested thousands deep
         raise AppError("params must be a JSON object.", "bad_params") from exc
     if not isinstance(params, dict):
         raise AppError("params must be a JSON object.", "bad_params")
@@ -172,7 +172,8 @@ def _media_from(
             new.append(asset)
         return asset
     if media_id:
-        if not str(media_id).isdigit():
+        text = str(media_id)
+        if not (text.isascii() and text.isdigit()) or int(text) > 2**63 - 1:
             raise AppError(f"{field}_id must be a media id.", "bad_request")
         asset = get_media(owner, int(media_id))
         if want is not None and asset.kind != want:
@@ -324,6 +325,7 @@ def media_dict(asset: MediaAsset) -> dict:
         "duration": asset.duration,
         "frames": asset.frames,
         "size_bytes": asset.size_bytes,
+        "original_name": asset.original_name,
         "url": media_url(asset),
         "faces_url": url_for("studio_api.media_faces", media_id=asset.id),
     }

@@ -442,6 +442,10 @@ def document(config: dict) -> dict:
                         "duration": {"type": ["number", "null"]},
                         "frames": {"type": ["integer", "null"]},
                         "size_bytes": {"type": "integer"},
+                        "original_name": {
+                            "type": ["string", "null"],
+                            "description": "The file name it was uploaded under (None for results)",
+                        },
                         "url": {"type": "string"},
                         "faces_url": {"type": "string"},
                     },

@@ -9,7 +9,7 @@ from flask_login import current_user
 
 from webapp.auth.access import roles_required
 from webapp.auth.tokens import create_token, revoke_token, user_tokens
-from webapp.studio import bp, jobs
+from webapp.studio import bp, joblist, jobs
 from webapp.studio.access import STUDIO_ROLES
 from webapp.studio.effects import all_effects
 from webapp.studio.forms import TokenForm
@@ -37,7 +37,16 @@ def index():
     config = current_app.config
     return render_template(
         "studio/index.html",
-        jobs=jobs.list_jobs(current_user),
+        rows=[
+            {
+                "job": job,
+                "file": joblist.file_name(job),
+                "options": joblist.options_text(job),
+                "created": joblist.site_time(job.created_at),
+            }
+            for job in jobs.list_jobs(current_user)
+        ],
+        site_timezone=config["SITE_TIMEZONE"],
         effects=[
             {
                 **effect.describe(),

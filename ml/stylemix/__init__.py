@@ -1,0 +1,1 @@
+"""Style mixing and toonify: a differentiable torch MobileStyleGAN, projection, mixing, looks."""

@@ -1,0 +1,127 @@
+"""The style_mix effect through the contract: the API takes the job with its sliders, a real
+`flask studio worker` projects, mixes and pastes the face back, and bad choices are refused.
+
+The projection runs at 64 px with 2 iterations: the torch generator takes tens of seconds per
+step on the shared CPU; quality at real settings is measured in bench/stylemix_bench.py."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.studio_helpers import (
+    STUDIO_EMAIL,
+    Worker,
+    bearer,
+    encode,
+    finished,
+    make_token,
+    photo,
+    studio_client,
+    wait_for,
+)
+from tests.support import create_user
+
+API = "/api/v1/studio"
+JOB_SECONDS = 1500.0
+
+
+@pytest.fixture(scope="module")
+def studio(tmp_path_factory, migrated_db):
+    from tests.conftest import _app_from
+
+    instance = tmp_path_factory.mktemp("studio-style-mix") / "instance"
+    app = _app_from(instance, migrated_db)
+    create_user(app, STUDIO_EMAIL, "correct-horse-battery", role="studio")
+    worker = Worker(instance, "worker-style-mix")
+    try:
+        worker.wait_ready(timeout=600.0)  # the shared CPU can be slow to load the models
+        yield {"app": app, "token": make_token(app, STUDIO_EMAIL), "worker": worker}
+    finally:
+        worker.stop()
+
+
+def _post(studio, media: bytes, name: str, params: dict, **extra):
+    client = studio["app"].test_client()
+    data = {"media": (io.BytesIO(media), name), "effect": "style_mix", "params": json.dumps(params)}
+    data.update(extra)
+    return client.post(
+        f"{API}/jobs",
+        data=data,
+        content_type="multipart/form-data",
+        headers=bearer(studio["token"]),
+    )
+
+
+def _wait(studio, response) -> dict:
+    client = studio["app"].test_client()
+    assert response.status_code == 202, response.get_json()
+    url = response.get_json()["status_url"]
+    return wait_for(client, url, bearer(studio["token"]), finished, JOB_SECONDS)
+
+
+def test_a_photo_is_style_mixed_with_a_preset_face(studio):
+    from webapp.studio.provenance import read_image_label
+
+    original = photo("jerry_seinfeld")
+    params = {
+        "resolution": 64,
+        "iterations": 2,
+        "layers": "middle_fine",
+        "fine_strength": 0.8,
+        "other": "preset_b",
+        "look": "oil",
+        "look_strength": 0.4,
+    }
+    status = _wait(studio, _post(studio, encode(original, "PNG"), "jerry.png", params))
+    assert status["status"] == "done", (status, studio["worker"].output()[-3000:])
+    # The sliders and choices reached the job as sent; the rest are the schema's defaults.
+    for key, value in params.items():
+        assert status["params"][key] == value
+    assert status["params"]["coarse_strength"] == 1.0
+    assert status["details"]["strengths"] == {"coarse": 0.0, "middle": 1.0, "fine": 0.8}
+    client = studio["app"].test_client()
+    body = client.get(status["result"]["url"], headers=bearer(studio["token"])).get_data()
+    result = np.asarray(Image.open(io.BytesIO(body)).convert("RGB"))
+    assert result.shape == original.shape
+    changed = np.abs(result.astype(int) - original).sum(axis=2) > 40
+    assert 0.02 < changed.mean() < 0.8  # the face, not the whole picture
+    stored = next(Path(studio["app"].config["MEDIA_DIR"]).rglob("results/*.png"))
+    label = read_image_label(stored)
+    assert "style-mixed" in label["Description"] and label["Synthetic"] == "true"
+
+
+def test_the_second_photo_is_needed_when_chosen(studio):
+    params = {"resolution": 64, "iterations": 1, "other": "source"}
+    status = _wait(studio, _post(studio, encode(photo("madonna")), "m.jpg", params))
+    assert status["status"] == "failed" and status["error_code"] == "missing_source"
+
+
+def test_a_photo_without_a_face_fails_with_its_code(studio):
+    blank = np.full((240, 320, 3), 120, np.uint8)
+    status = _wait(studio, _post(studio, encode(blank), "blank.jpg", {"iterations": 1}))
+    assert status["status"] == "failed" and status["error_code"] == "no_face"
+
+
+def test_out_of_range_sliders_are_refused(studio):
+    client = studio_client(studio["app"], "mixer@example.com")
+    for params, message in (
+        ({"resolution": 2048}, "params.resolution must be between 64 and 1024."),
+        ({"iterations": -1}, "params.iterations must be between 0 and 500."),
+        ({"layers": "hair"}, None),
+    ):
+        data = {
+            "media": (io.BytesIO(encode(photo("madonna"))), "m.jpg"),
+            "effect": "style_mix",
+            "params": json.dumps(params),
+        }
+        response = client.post(f"{API}/jobs", data=data, content_type="multipart/form-data")
+        assert response.status_code == 400
+        assert response.get_json()["error"] == "bad_params"
+        if message:
+            assert response.get_json()["message"] == message
