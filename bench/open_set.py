@@ -167,6 +167,7 @@ def _plot(genuine, impostor, thresholds, floor, path: Path) -> None:
     right.plot(grid, frr, label="false reject rate (genuine)")
     right.axvline(floor, color="r", linewidth=1)
     right.set_yscale("symlog", linthresh=0.01)
+    right.set_ylim(0, 1.05)
     right.set_xlabel("threshold")
     right.legend(fontsize=8)
     fig.tight_layout()

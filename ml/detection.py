@@ -158,6 +158,9 @@ class FaceDetector:
         self.detect(np.zeros((height, width, 3), dtype=np.uint8))
         for graph, side in zip(self._graphs, (24, 48), strict=True):
             graph(np.zeros((1, side, side, 3), dtype=np.float32))
+        if self._close is not None:  # the close-face retry's padded frame size too
+            pad = int(CLOSE_RETRY_PAD * width)
+            self._close.detect_batch([np.zeros((height + 2 * pad, width + 2 * pad, 3), np.uint8)])
 
     def detect(self, rgb: np.ndarray) -> list[DetectedFace]:
         """Detect faces in an RGB uint8 image; largest first, in original coordinates.

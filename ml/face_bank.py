@@ -66,9 +66,14 @@ CANONICAL_FIVE = (
     - 56.0
 ) * 1.5 + CANONICAL_SIZE / 2
 _CHEEKS = (234, 454)  # image-left and image-right edge of the face at the cheekbones
+_FOREHEAD_CHIN = (10, 152)  # top of the forehead and tip of the chin on the mid line
+_EYE_CORNERS = (33, 263)  # outer corner of the image-left and of the image-right eye
+KIND_CONSENTED = "consented"  # a real person's photo, added by an operator with their consent
+KIND_GENERATED = "generated"  # a face of no real person, from ml.generator
 
 MIN_DONOR_FACE = 64  # px: the donor face's box width; smaller faces make blurry donors
 MAX_DONOR_YAW = 25.0  # degrees of head turn (yaw_degrees)
+POSE_CHOICES = 3  # a generated face is drawn among the 3 closest in head pose
 SAME_PERSON_THRESHOLD = 0.45  # FaceNet cosine at which two photos are the same person
 
 
@@ -96,6 +101,15 @@ def yaw_degrees(landmarks: np.ndarray) -> float:
     """Head turn from the mesh: angle of the cheek-to-cheek line in depth (0 = frontal)."""
     left, right = landmarks[_CHEEKS[0]], landmarks[_CHEEKS[1]]
     return float(math.degrees(math.atan2(right[2] - left[2], right[0] - left[0])))
+
+
+def head_pose(landmarks: np.ndarray) -> tuple[float, float, float]:
+    """(yaw, pitch, roll) in degrees from the mesh; pitch > 0: chin farther than the forehead."""
+    top, chin = landmarks[_FOREHEAD_CHIN[0]], landmarks[_FOREHEAD_CHIN[1]]
+    pitch = math.degrees(math.atan2(chin[2] - top[2], chin[1] - top[1]))
+    left, right = landmarks[_EYE_CORNERS[0]], landmarks[_EYE_CORNERS[1]]
+    roll = math.degrees(math.atan2(right[1] - left[1], right[0] - left[0]))
+    return yaw_degrees(landmarks), float(pitch), float(roll)
 
 
 def warp_similarity(rgb: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
@@ -132,6 +146,12 @@ class Donor:
     band: str
     yaw: float  # degrees of head turn
     added: str  # ISO time
+    kind: str = KIND_CONSENTED  # KIND_CONSENTED (a real donor) or KIND_GENERATED
+    pitch: float = 0.0  # degrees of head nod (see head_pose)
+    roll: float = 0.0  # degrees of head tilt in the image plane
+    seed: int | None = None  # generated donors: the generator's seed, psi and model
+    psi: float | None = None
+    model: str | None = None
 
     def to_json(self) -> dict:
         """The index entry."""
@@ -149,6 +169,8 @@ class PreparedDonor:
     gender_confidence: float
     yaw: float
     embedding: np.ndarray | None
+    pitch: float = 0.0
+    roll: float = 0.0
 
 
 @dataclass
@@ -173,7 +195,7 @@ class DonorTools:
         if landmarks is None:
             raise DonorRefused("no_landmarks", "the face mesh found no face landmarks")
         mesh = landmarks[:NUM_MESH_POINTS, :2].astype(np.float64)
-        yaw = yaw_degrees(landmarks)
+        yaw, pitch, roll = head_pose(landmarks)
         if abs(yaw) > MAX_DONOR_YAW:
             raise DonorRefused(
                 "not_frontal",
@@ -194,6 +216,8 @@ class DonorTools:
             gender_confidence=estimate.confidence,
             yaw=yaw,
             embedding=embedding,
+            pitch=pitch,
+            roll=roll,
         )
 
 
@@ -359,6 +383,46 @@ class FaceBank:
         )
         return DonorChoice(tuple(chosen.values()), widened, note)
 
+    def choose_generated(
+        self,
+        gender: str,
+        band: str,
+        yaw: float,
+        rng: np.random.Generator,
+        exclude_ids: frozenset[str] = frozenset(),
+        pitch: float = 0.0,
+    ) -> DonorChoice:
+        """One generated face for one bystander: nearest cell first, then the closest head pose.
+
+        Among the cell's faces not in `exclude_ids` (faces other bystanders already have), one
+        of the POSE_CHOICES closest in yaw (and pitch, half weight) is drawn; raise
+        FaceBankError when no generated face is left in any cell.
+        """
+        by_cell: dict[tuple[str, str], list[Donor]] = {}
+        for donor in self._donors:
+            if donor.kind == KIND_GENERATED and donor.id not in exclude_ids:
+                by_cell.setdefault((donor.gender, donor.band), []).append(donor)
+        for cell in _cell_order(gender, band):
+            options = by_cell.get(cell)
+            if not options:
+                continue
+            ranked = sorted(
+                options, key=lambda d: (abs(d.yaw - yaw) + 0.5 * abs(d.pitch - pitch), d.id)
+            )
+            pick = ranked[int(rng.integers(min(POSE_CHOICES, len(ranked))))]
+            widened = () if cell == (gender, band) else (f"{cell[0]}/{cell[1]}",)
+            note = f"generated face {pick.id} (seed {pick.seed}) from {cell[0]}/{cell[1]}" + (
+                f"; {gender}/{band} had none left" if widened else ""
+            )
+            return DonorChoice((pick,), widened, note)
+        generated = sum(1 for donor in self._donors if donor.kind == KIND_GENERATED)
+        raise FaceBankError(
+            "face_bank_empty",
+            f"the face bank has {generated} generated faces and none is left for this face "
+            "(each bystander gets a face of their own); a studio worker fills the default bank "
+            "when it starts, and `flask studio facebank generate --count N` adds more",
+        )
+
     def average(self, donors: Sequence[Donor]) -> tuple[np.ndarray, np.ndarray]:
         """The k-Same face: donors warped to their mean mesh and averaged; (image, mean mesh)."""
         key = tuple(sorted(donor.id for donor in donors))
@@ -460,10 +524,22 @@ class FaceBank:
             band=age_band(prepared.age),
             yaw=round(prepared.yaw, 1),
             added=datetime.now(UTC).isoformat(timespec="seconds"),
+            pitch=round(prepared.pitch, 1),
+            roll=round(prepared.roll, 1),
         )
         self._write_donor(donor, prepared)
         known.add(digest)
         report.added.append(donor.to_json())
+
+    def add_prepared(self, donor: Donor, prepared: PreparedDonor) -> None:
+        """Store a donor prepared elsewhere (e.g. a generated face, see ml.generator.donors)."""
+        if any(existing.id == donor.id for existing in self._donors):
+            raise FaceBankError("duplicate", f"donor {donor.id} is already in the bank")
+        self._write_donor(donor, prepared)
+
+    def same_person(self, embedding: np.ndarray) -> tuple[str, float] | None:
+        """The bank's person FaceNet takes this embedding for, with the cosine, or None."""
+        return self._same_person(embedding)
 
     def _same_person(self, embedding: np.ndarray) -> tuple[str, float] | None:
         best: tuple[str, float] | None = None

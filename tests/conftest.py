@@ -16,6 +16,8 @@ def pytest_configure(config):
     os.environ.setdefault("FACENET_H5", str(MODEL_DIR / "facenet_keras.h5"))
     os.environ.setdefault("FACES_DATASET", str(DATASET))
     os.environ.setdefault("FACENET_FACES_DIR", str(DATASET / "val"))
+    # Workers the tests start never fill the shared MODEL_DIR's face bank (minutes of CPU).
+    os.environ.setdefault("FACEBANK_AUTOFILL", "0")
 
 
 @pytest.fixture(scope="session")

@@ -31,7 +31,7 @@ def _templates(app):
     return names, photos, vectors
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def calibrated(enrolled_app):
     """The classifier the app trains: every person's threshold calibrated from their photos."""
     names, photos, vectors = _templates(enrolled_app)
@@ -87,6 +87,7 @@ def test_no_generated_stranger_is_accepted(calibrated, strangers):
 
 @pytest.mark.xfail(
     strict=True,
+    raises=AssertionError,
     reason="measured 0.038, not 0.08: FaceNet puts generated face 70142 at 0.547 to "
     "ben_afflek's centroid while his own val photos go down to 0.598; a wider margin needs "
     "a better embedder, not a threshold",

@@ -84,7 +84,8 @@ def test_the_effect_list_carries_the_schemas_for_a_client_form(pix):
     assert roles["source"]["accepts"] == ["photo"] and roles["source"]["required"]
     anonymize = next(e for e in listed if e["name"] == "anonymize")
     mode = anonymize["params_schema"]["properties"]["mode"]
-    assert mode["enum"] == ["synthetic", "blur", "pixelate"] and mode["default"] == "synthetic"
+    assert mode["enum"] == ["synthetic", "k-same", "blur", "pixelate"]
+    assert mode["default"] == "synthetic"
     assert mode["x-labels"]["blur"] == "Blur"
     korean = pix.get(f"{API}/effects?lang=ko").get_json()["effects"]
     mode_ko = next(e for e in korean if e["name"] == "anonymize")["params_schema"]
@@ -123,7 +124,7 @@ def test_parameters_are_checked_once_with_the_schemas_messages(pix):
         return pix.post(f"{API}/jobs", data=data, content_type="multipart/form-data").get_json()
 
     assert post("anonymize", {"mode": "erase"})["message"] == (
-        "params.mode must be one of synthetic, blur, pixelate."
+        "params.mode must be one of synthetic, k-same, blur, pixelate."
     )
     assert post("anonymize", {"keep": [1, "x"]})["message"] == (
         "params.keep must be a list of face ids (integers, 0 or more)."

@@ -113,6 +113,11 @@ ENV_SETTINGS: dict[str, tuple[object, object]] = {
     "STUDIO_HEARTBEAT_SECONDS": (5.0, float),
     "STUDIO_STALE_SECONDS": (60.0, float),
     "STUDIO_MAX_ATTEMPTS": (2, int),
+    # The anonymizer's face bank (default MODEL_DIR/facebank); a studio worker fills its default
+    # bank of generated faces at start when FACEBANK_AUTOFILL is on (docs/face-bank.md).
+    "FACEBANK_DIR": (None, str),
+    "FACEBANK_AUTOFILL": (True, _bool),
+    "GENERATOR_PSI": (0.7, float),  # truncation of generated faces: 1 varied, 0 the average face
 }
 
 
@@ -178,6 +183,8 @@ def _check_studio_settings(raw: dict) -> None:
     ):
         if float(raw[name]) <= 0:
             raise ConfigError(f"{name} must be positive")
+    if not 0.0 <= float(raw["GENERATOR_PSI"]) <= 1.5:
+        raise ConfigError("GENERATOR_PSI must be between 0 and 1.5")
     if float(raw["STUDIO_STALE_SECONDS"]) < 3 * float(raw["STUDIO_HEARTBEAT_SECONDS"]):
         raise ConfigError("STUDIO_STALE_SECONDS must be at least 3 x STUDIO_HEARTBEAT_SECONDS")
 

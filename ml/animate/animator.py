@@ -22,6 +22,8 @@ import numpy as np
 from ml.animate.encode import read_audio, write_video
 from ml.animate.motions import motion_track
 from ml.animate.rig import (
+    LOWER_INNER,
+    UPPER_INNER,
     Expression,
     FaceRig,
     Pose,
@@ -129,12 +131,13 @@ class Animator:
     def target(self, prepared: Prepared, pose: Pose, expression_units: np.ndarray) -> np.ndarray:
         """The photo's landmarks with an expression (face units, (478, 2)) and a pose."""
         frame = prepared.frame
-        return place(
+        moved = place(
             prepared.landmarks,
             frame,
             pose.clamped(),
             frame.to_pixels(limit_expression(expression_units)),
         )
+        return keep_lips_apart(prepared.landmarks, moved)
 
     # -- living portrait ------------------------------------------------------------------------
 
@@ -337,6 +340,33 @@ class Animator:
             Path(dst), info.frames, fps, info.duration, width, height, info.has_audio, targets,
             timings={"render": render_time[0], "total": time.perf_counter() - started},
         )  # fmt: skip
+
+
+MIN_LIP_GAP = 0.35  # of the photo's own gap between the inner lips
+
+
+def keep_lips_apart(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Inner lips closed no further than MIN_LIP_GAP of the photo's own opening.
+
+    Closing an open mouth is a fold (the teeth must vanish under the lips) that a smooth warp
+    cannot make: squeezed harder, the spline overshoots around the mouth. The lips meet at
+    most that far; a closed-mouth photo is not affected.
+    """
+    out = np.array(target, dtype=np.float64, copy=True)
+    up, low = list(UPPER_INNER), list(LOWER_INNER)
+    src_gap = source[low, :2] - source[up, :2]
+    src_len = np.linalg.norm(src_gap, axis=1)
+    gap = out[low, :2] - out[up, :2]
+    length = np.linalg.norm(gap, axis=1)
+    floor = MIN_LIP_GAP * src_len
+    short = (src_len > 2.0) & (length < floor)
+    if short.any():
+        own = src_gap / np.maximum(src_len[:, None], 1e-6)
+        direction = np.where(length[:, None] > 1e-6, gap / np.maximum(length[:, None], 1e-6), own)
+        push = ((floor - length) / 2)[:, None] * direction * short[:, None]
+        out[up, :2] -= push
+        out[low, :2] += push
+    return out
 
 
 def neutral_index(landmarks: list[np.ndarray]) -> int:

@@ -270,9 +270,14 @@ class FaceRig:
         # Lips pressed: the inner gap the photo shows closes.
         if e.press > 0:
             gap = self.frame.to_units(self.lips_gap)
+            # The whole lips move, their inner edge most, so the lip tissue is squeezed
+            # smoothly instead of folding at the inner contour.
+            mean = 0.5 * e.press * gap.mean(axis=0)
+            d[list(UPPER_LIP)] += 0.45 * mean
+            d[list(LOWER_LIP)] -= 0.45 * mean
             for k, (up, low) in enumerate(zip(UPPER_INNER, LOWER_INNER, strict=True)):
-                d[up] += 0.5 * e.press * gap[k]
-                d[low] -= 0.5 * e.press * gap[k]
+                d[up] += 0.5 * e.press * gap[k] - 0.45 * mean
+                d[low] -= 0.5 * e.press * gap[k] - 0.45 * mean
         # Corners: smile (out and up), spread (out), round (in).
         for side, weight in zip((-1.0, 1.0), self.corner_weight, strict=True):
             out = 0.055 * e.smile + 0.045 * e.spread - 0.09 * e.round

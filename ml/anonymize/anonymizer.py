@@ -18,10 +18,12 @@ from ml.anonymize.detection import FaceBox, WideFaceDetector, best_match, mesh_a
 from ml.anonymize.synthetic import blend_shape, grow, match_colour, poisson
 from ml.detection import KEYPOINT_NAMES, FaceDetector
 from ml.face_bank import (
+    KIND_GENERATED,
     DonorChoice,
     DonorTools,
     FaceBank,
     FaceBankError,
+    head_pose,
 )
 from ml.face_mesh import (
     FACE_OVAL,
@@ -34,7 +36,10 @@ from ml.face_mesh import (
 )
 from ml.images import as_rgb
 
-MODES = ("synthetic", "blur", "pixelate")
+# synthetic: one generated face (of no real person) per bystander; k-same: the average of k
+# donors (k-Same); blur and pixelate hide the face.
+MODES = ("synthetic", "k-same", "blur", "pixelate")
+SYNTHETIC_MODES = ("synthetic", "k-same")
 FALLBACKS = ("blur", "pixelate")
 MODEL_NAME = "anonymize-kSame-v1"
 DEFAULT_K = 5
@@ -226,8 +231,10 @@ class Anonymizer:
             face.id: {**face.to_json(), "action": "kept" if face.id in keep else "replaced"}
             for face in faces
         }
-        if mode == "synthetic" and targets:
-            self._synthetic_all(original, image, targets, records, fallback)
+        if mode in SYNTHETIC_MODES and targets:
+            self._synthetic_all(
+                original, image, targets, records, fallback, generated=mode == "synthetic"
+            )
         else:
             for face in targets:
                 region = self.cover(image, face, mode)
@@ -235,7 +242,7 @@ class Anonymizer:
         finished = time.perf_counter()
         details = {
             "mode": mode,
-            "k": self.k,
+            "k": self.k if mode == "k-same" else 1,
             "detectors": stats,
             "faces": [records[face.id] for face in faces],
             "bank": {"donors": len(self.bank.donors), "people": len(self.bank.persons())},
@@ -267,13 +274,16 @@ class Anonymizer:
         targets: Sequence[FaceBox],
         records: dict[int, dict[str, Any]],
         fallback: str | None,
+        generated: bool = False,
     ) -> None:
-        """Replace each target with a k-Same face, checking identities when FaceNet is here."""
+        """Replace each target with a generated (or k-Same) face, checking identities when
+        FaceNet is here; with `generated`, no two targets get the same generated face."""
         self.bank.reload()
         estimates = self.estimate(original, targets)
         embeddings = self._embed_faces(original, targets)
         originals = {face.id: vector for face, vector in zip(targets, embeddings, strict=True)}
         plans: dict[int, SyntheticIdentity] = {}
+        used: set[str] = set()  # generated faces given out in this image
         for face, estimate, embedding in zip(targets, estimates, embeddings, strict=True):
             record = records[face.id]
             record.update(
@@ -283,7 +293,9 @@ class Anonymizer:
                 band=estimate.band,
             )
             try:
-                plans[face.id] = self.plan_identity(face, estimate, embedding, attempt=0)
+                plans[face.id] = self.plan_identity(
+                    face, estimate, embedding, 0, generated=generated, used=used, rgb=original
+                )
             except FaceBankError as exc:
                 if fallback is None:
                     raise AnonymizeError(exc.code, exc.message) from exc
@@ -303,7 +315,7 @@ class Anonymizer:
                     pending.remove(face)
                     continue
                 records[face.id].update(
-                    mode="synthetic",
+                    mode="synthetic" if generated else "k-same",
                     region=union(records[face.id], region),
                     donors=[donor.id for donor in identity.choice.donors],
                     donor_people=len({donor.person for donor in identity.choice.donors}),
@@ -327,7 +339,13 @@ class Anonymizer:
             for face in failed:
                 try:
                     plans[face.id] = self.plan_identity(
-                        face, plans[face.id].estimate, originals[face.id], attempt + 1
+                        face,
+                        plans[face.id].estimate,
+                        originals[face.id],
+                        attempt + 1,
+                        generated=generated,
+                        used=used,
+                        rgb=original,
                     )
                 except FaceBankError:
                     continue
@@ -348,13 +366,34 @@ class Anonymizer:
         estimate: AgeGender,
         embedding: np.ndarray | None,
         attempt: int = 0,
+        *,
+        generated: bool = False,
+        used: set[str] | None = None,
+        rgb: np.ndarray | None = None,
     ) -> SyntheticIdentity:
-        """Choose k donors for a face (never its own person) and average them."""
-        exclude = self._same_people(embedding) if embedding is not None else frozenset()
+        """Choose the face's donors: one generated face not in `used` (added to it), of the
+        closest head pose in `rgb`; or k donors, never its own person, averaged (k-Same)."""
         seed = [attempt, face.id, *face.box]
-        choice = self.bank.choose(
-            estimate.gender, estimate.band, self.k, np.random.default_rng(seed), exclude
-        )
+        if generated:
+            yaw, pitch = 0.0, 0.0
+            landmarks = self.mesher.landmarks(rgb, face.box) if rgb is not None else None
+            if landmarks is not None:
+                yaw, pitch, _ = head_pose(landmarks)
+            choice = self.bank.choose_generated(
+                estimate.gender,
+                estimate.band,
+                yaw,
+                np.random.default_rng(seed),
+                frozenset(used or ()),
+                pitch,
+            )
+            if used is not None:
+                used.update(donor.id for donor in choice.donors)
+        else:
+            exclude = self._same_people(embedding) if embedding is not None else frozenset()
+            choice = self.bank.choose(
+                estimate.gender, estimate.band, self.k, np.random.default_rng(seed), exclude
+            )
         image, mesh = self.bank.average(choice.donors)
         return SyntheticIdentity(choice, image, mesh, estimate, delaunay_triangles(mesh))
 
@@ -437,10 +476,11 @@ class Anonymizer:
         """FaceNet cosines of the replaced face to the original and to each donor."""
         vectors = self.bank.embeddings()
         to_original = float(np.dot(replaced, original))
+        # Looking like a generated donor is the point (it is no one); a real donor must not show.
         to_donors = [
             float(np.dot(replaced, vectors[donor.id]))
             for donor in identity.choice.donors
-            if donor.id in vectors
+            if donor.id in vectors and donor.kind != KIND_GENERATED
         ]
         worst_donor = max(to_donors) if to_donors else None
         limit = self.threshold - CHECK_MARGIN

@@ -10,6 +10,7 @@ import numpy as np
 from ml.anonymize.anonymizer import (
     IDENTITY_RETRIES,
     MODES,
+    SYNTHETIC_MODES,
     AnonymizeError,
     Anonymizer,
     NoSyntheticFace,
@@ -52,6 +53,7 @@ class VideoAnonymizer:
         self.stats = {"frames": 0, "replaced": 0, "coasted": 0, "fallbacks": 0}
         self._last: dict[int, FaceBox] = {}
         self._identities: dict[int, SyntheticIdentity | None] = {}
+        self._used: set[str] = set()  # generated faces given to tracks: one per track, for good
 
     def __call__(self, frame: np.ndarray, index: int) -> np.ndarray:
         """Anonymize one RGB frame."""
@@ -106,7 +108,7 @@ class VideoAnonymizer:
 
     def _replace(self, image: np.ndarray, frame: np.ndarray, track_id: int, face: FaceBox):
         anonymizer = self.anonymizer
-        if self.mode != "synthetic":
+        if self.mode not in SYNTHETIC_MODES:
             anonymizer.cover(image, face, self.mode)
             return
         if track_id not in self._identities:
@@ -143,7 +145,15 @@ class VideoAnonymizer:
         embedding = anonymizer._embed_faces(frame, [face])[0]
         for attempt in range(IDENTITY_RETRIES + 1):
             try:
-                identity = anonymizer.plan_identity(face, estimate, embedding, attempt)
+                identity = anonymizer.plan_identity(
+                    face,
+                    estimate,
+                    embedding,
+                    attempt,
+                    generated=self.mode == "synthetic",
+                    used=self._used,
+                    rgb=frame,
+                )
             except FaceBankError as exc:
                 if self.fallback is None:
                     raise AnonymizeError(exc.code, exc.message) from exc

@@ -61,7 +61,10 @@ def server(request):
     _compile_translations()
     failed_before = request.session.testsfailed
     # A test module may set SERVER_ENV (a dict) to give the server extra settings.
-    with GunicornServer(workers=1, extra_env=getattr(request.module, "SERVER_ENV", None)) as server:
+    # Up to 5 minutes to load the models: at load 20-30 on 2 cores they took 100-280 s here.
+    with GunicornServer(
+        workers=1, extra_env=getattr(request.module, "SERVER_ENV", None), ready_timeout=300
+    ) as server:
         yield server
         server.failed = request.session.testsfailed > failed_before
 

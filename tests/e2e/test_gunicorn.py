@@ -22,7 +22,7 @@ def server(request):
     if not (DATASET / "val").is_dir():
         pytest.fail(f"{DATASET} is missing: run `make models` (make test does it)")
     failed_before = request.session.testsfailed
-    with GunicornServer(workers=2) as server:
+    with GunicornServer(workers=2, ready_timeout=300) as server:  # busy 2-core machines
         yield server
         server.failed = request.session.testsfailed > failed_before
 

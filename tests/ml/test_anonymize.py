@@ -18,7 +18,9 @@ import numpy as np
 import pytest
 
 from ml.anonymize import AnonymizeError, Anonymizer, VideoAnonymizer
-from ml.face_bank import FaceBank, FaceBankError
+from ml.face_bank import KIND_GENERATED, FaceBank, FaceBankError
+from ml.generator import load_generator
+from ml.generator.donors import CELLS, DonorGenerator, FillPlan
 from ml.images import decode_image
 from tests.ml.studio_scenes import (
     GESTURES,
@@ -64,6 +66,12 @@ def anonymizer(analyzer, donor_folder, tmp_path_factory) -> Anonymizer:
     anonymizer = Anonymizer.from_model_dir(MODEL_DIR, analyzer=analyzer, bank_dir=bank_dir)
     report = anonymizer.bank.add_folder(donor_folder)
     assert len(anonymizer.bank.persons()) >= 5, report.lines()
+    # And 12 generated faces (as the default bank has, only fewer): synthetic mode's donors.
+    generator = load_generator(MODEL_DIR, "cpu", cache_dir=bank_dir)
+    fill = DonorGenerator(anonymizer.bank, generator, anonymizer.bank.tools).fill(
+        FillPlan(12, CELLS, {}), max_attempts=40
+    )
+    assert len(fill.added) == 12, fill.summary()
     return anonymizer
 
 
@@ -141,13 +149,13 @@ def test_a_mediapipe_only_box_needs_the_mesh(anonymizer):
     assert stats["mediapipe_unconfirmed"] == 1
 
 
-def test_synthetic_replaces_every_other_face_and_hides_identity(
+def test_k_same_replaces_every_other_face_and_hides_identity(
     anonymizer, analyzer, group, centroids
 ):
     image, placed = group
     faces = anonymizer.detect(image)
     keep = [faces[0].id, faces[3].id]
-    result = anonymizer.anonymize_image(image, keep, "synthetic")
+    result = anonymizer.anonymize_image(image, keep, "k-same")
     assert result.kept_ids == sorted(keep)
     assert sorted(result.replaced_ids) == sorted(f.id for f in faces if f.id not in keep)
     assert len(result.replaced_ids) == 8
@@ -169,7 +177,7 @@ def test_synthetic_replaces_every_other_face_and_hides_identity(
         assert difference > 12, (face.id, difference)
         person = next(p.person for p in placed if iou(p.box, face.box) > 0.5)
         original = embed_face(analyzer, image, face.as_detected())
-        if record["mode"] != "synthetic":
+        if record["mode"] != "k-same":
             # Only after every donor set failed the identity check; the details say why.
             assert record["mode"] == "blur" and "identity check" in record["fallback"]
             continue
@@ -190,6 +198,50 @@ def test_synthetic_replaces_every_other_face_and_hides_identity(
             assert float(replaced @ centroids[person]) < THRESHOLD, (face.id, person)
     # Measured on this photo: 8 of 8 synthetic (a blur fallback is allowed, but not for most).
     assert synthetic >= 6
+
+
+def test_generated_faces_replace_every_other_face_each_its_own(
+    anonymizer, analyzer, group, centroids
+):
+    """Synthetic mode: each bystander gets a generated face of their own, of their gender."""
+    image, placed = group
+    faces = anonymizer.detect(image)
+    keep = [faces[0].id]
+    result = anonymizer.anonymize_image(image, keep, "synthetic")
+    assert sorted(result.replaced_ids) == sorted(f.id for f in faces if f.id not in keep)
+    _assert_untouched_outside(result, image)
+    records = {record["id"]: record for record in result.details["faces"]}
+    donors_by_id = {donor.id: donor for donor in anonymizer.bank.donors}
+    redetected = analyzer.detectors["photo"].detect(result.image)
+    given, genders_kept, cosines = [], 0, []
+    for face in faces:
+        if face.id in keep:
+            continue
+        record = records[face.id]
+        # Every face replaced by a generated face: nothing blurred, nothing left.
+        assert record["mode"] == "synthetic", (face.id, record)
+        (donor_id,) = record["donors"]
+        assert donors_by_id[donor_id].kind == KIND_GENERATED
+        given.append(donor_id)
+        y, x = _inner(face.box)
+        assert np.abs(result.image[y, x].astype(int) - image[y, x].astype(int)).mean() > 12
+        match = max(redetected, key=lambda f: iou(f.box, face.box))
+        assert iou(match.box, face.box) >= 0.4, face.id  # still a face to MTCNN
+        original = embed_face(analyzer, image, face.as_detected())
+        replaced = embed_face(analyzer, result.image, match)
+        cosines.append(float(replaced @ original))
+        assert cosines[-1] < THRESHOLD, (face.id, cosines[-1])
+        person = next(p.person for p in placed if iou(p.box, face.box) > 0.5)
+        if person in centroids:
+            assert float(replaced @ centroids[person]) < THRESHOLD, (face.id, person)
+        five = np.array([match.keypoints[n] for n in ("left_eye", "right_eye", "nose",
+                                                        "mouth_left", "mouth_right")])  # fmt: skip
+        after = anonymizer.age_gender.estimate(result.image, five)
+        genders_kept += after.gender == record["gender"]
+    assert len(set(given)) == len(given)  # no two bystanders share a generated face
+    # The tagger reads the gender of the result as the bystander's on most faces (a blend of
+    # the bystander's outline and a generated face of their estimated gender).
+    assert genders_kept >= len(given) - 1, (genders_kept, len(given))
 
 
 @pytest.mark.parametrize("mode", ["blur", "pixelate"])
@@ -246,11 +298,15 @@ def test_a_bank_with_too_few_people_fails_or_falls_back(anonymizer, tmp_path, gr
         anonymizer.embed,
     )
     with pytest.raises(AnonymizeError) as caught:
-        empty.anonymize_image(image, [], "synthetic")
+        empty.anonymize_image(image, [], "k-same")
     assert caught.value.code == "face_bank_too_small"
     assert "0 usable donor people" in caught.value.message
     assert "flask studio facebank add" in caught.value.message
-    result = empty.anonymize_image(image, [], "synthetic", fallback="blur")
+    with pytest.raises(AnonymizeError) as caught:
+        empty.anonymize_image(image, [], "synthetic")
+    assert caught.value.code == "face_bank_empty"
+    assert "flask studio facebank generate" in caught.value.message
+    result = empty.anonymize_image(image, [], "k-same", fallback="blur")
     assert len(result.replaced_ids) == 10
     assert all(
         r["mode"] == "blur" and "face bank" in r["fallback"] for r in result.details["faces"]
@@ -272,7 +328,8 @@ def test_face_bank_tags_groups_and_deduplicates(anonymizer, donor_folder, datase
     assert again.added == [] and all(code in {"duplicate", "face_too_small", "not_frontal",
                                               "multiple_faces", "no_face"}
                                      for _, code, _ in again.skipped)  # fmt: skip
-    assert sum(code == "duplicate" for _, code, _ in again.skipped) == len(bank.donors)
+    consented = [d for d in bank.donors if d.kind != KIND_GENERATED]
+    assert sum(code == "duplicate" for _, code, _ in again.skipped) == len(consented)
     # Refusals say why: not an image, no face, and a loose photo FaceNet knows joins its person.
     extra = tmp_path / "extra"
     extra.mkdir()
@@ -353,7 +410,7 @@ def test_video_keeps_the_kept_face_and_covers_the_bystander_in_every_frame(
         def __getattr__(self, name):
             return getattr(self.inner, name)
 
-    for mode in ("synthetic", "blur"):
+    for mode in ("synthetic", "k-same", "blur"):
         video = VideoAnonymizer(MissesOnce(anonymizer), keep, mode)
         for index, frame in enumerate(frames):
             out = video(frame, index)
@@ -365,3 +422,8 @@ def test_video_keeps_the_kept_face_and_covers_the_bystander_in_every_frame(
         assert video.stats["frames"] == len(frames)
         assert video.stats["coasted"] >= 1
         assert video.stats["replaced"] >= len(frames)
+        if mode == "synthetic":
+            # The bystander's track got one generated face and kept it for its whole life.
+            identities = [i for i in video._identities.values() if i is not None]
+            assert len(identities) == 1 and identities[0].choice.donors[0].kind == "generated"
+            assert video.stats["fallbacks"] == 0

@@ -1,4 +1,5 @@
-"""`flask studio ...`: run a studio worker, reap lost jobs, fill the anonymizer's face bank."""
+"""`flask studio ...`: run a studio worker, reap lost jobs, fill the anonymizer's face bank
+(with consented photos or generated faces)."""
 
 from __future__ import annotations
 
@@ -38,6 +39,10 @@ def worker(threads: int | None) -> None:
     click.echo(f"studio worker {tasks.worker_id()}: loading the studio models ...")
     registry.load()
     click.echo(f"models ready in {registry.load_seconds:.1f} s on {registry.device}")
+    if app.config["FACEBANK_AUTOFILL"]:
+        from webapp.studio.facebank import start_default_fill
+
+        start_default_fill(app, echo=lambda line: click.echo(line, err=False))
 
     @queue.signal(signals.SIGNAL_INTERRUPTED)
     def requeue(signal, task, *args, **kwargs) -> None:
@@ -84,12 +89,14 @@ def facebank_add(folder: Path) -> None:
     each auto-tagged with gender and age band."""
     from ml.anonymize import Anonymizer
     from ml.recognition import FaceAnalyzer
+    from webapp.studio.facebank import bank_dir
 
     model_dir = Path(current_app.config["MODEL_DIR"])
     click.echo("loading the models ...")
     anonymizer = Anonymizer.from_model_dir(
         model_dir,
         analyzer=FaceAnalyzer.from_model_dir(model_dir),
+        bank_dir=bank_dir(current_app.config),
         threshold=current_app.config["RECOGNITION_THRESHOLD"],
     )
 
@@ -105,3 +112,37 @@ def facebank_add(folder: Path) -> None:
         f"added {len(report.added)}, skipped {len(report.skipped)}; the bank now holds "
         + ", ".join(f"{gender} {band}: {n}" for (gender, band), n in sorted(counts.items()))
     )
+
+
+@facebank.command("generate")
+@click.option("--count", type=click.IntRange(1, 5000), required=True, help="Faces to add.")
+@click.option("--gender", type=click.Choice(["female", "male"]), default=None)
+@click.option(
+    "--age-band",
+    "band",
+    type=click.Choice(["child", "teen", "young", "adult", "senior"]),
+    default=None,
+)
+def facebank_generate(count: int, gender: str | None, band: str | None) -> None:
+    """Add COUNT generated faces (of no real person) to the face bank, tagged with gender, age
+    band and head pose; half spread evenly over the matching bands, the rest as they come."""
+    from webapp.studio.facebank import BankBusy, generate
+
+    click.echo("loading the generator and the taggers ...")
+    last = [0]
+
+    def progress(added: int, total: int, attempts: int) -> None:
+        if added == total or attempts - last[0] >= 10:
+            last[0] = attempts
+            click.echo(f"{added}/{total} faces ({attempts} generated)")
+
+    try:
+        report = generate(current_app.config, count, gender, band, progress=progress)
+    except BankBusy as exc:
+        raise click.ClickException(str(exc)) from exc
+    for seed, code, message in report.dropped:
+        if code != "band_full":
+            click.echo(f"dropped seed {seed}: {code}: {message}")
+    click.echo(report.summary())
+    if report.missing:
+        raise click.ClickException(f"{report.missing} faces short; run the command again")

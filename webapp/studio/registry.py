@@ -35,6 +35,7 @@ class StudioRegistry(ModelRegistry):
     def init_app(self, app) -> None:
         """Become this app's registry (in the worker process only)."""
         self.model_dir = Path(app.config["MODEL_DIR"])
+        self.facebank_dir = Path(app.config.get("FACEBANK_DIR") or self.model_dir / "facebank")
         self.device_preference = app.config["DEVICE"]
         self.threshold = float(app.config["RECOGNITION_THRESHOLD"])
         app.extensions["model_registry"] = self

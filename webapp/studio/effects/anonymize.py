@@ -19,6 +19,7 @@ def load_anonymizer(registry):
         registry.model_dir,
         analyzer=registry.model("faces"),
         mesher=registry.model("face_mesh"),
+        bank_dir=registry.facebank_dir,
         threshold=registry.threshold,
     )
 
@@ -48,7 +49,14 @@ class Anonymize(Effect):
             "mode": choice(
                 _l("Other faces"),
                 {
-                    "synthetic": _l("Replace with a synthetic face"),
+                    "synthetic": text(
+                        "Replace with a generated face (no real person)",
+                        "생성된 얼굴로 바꾸기 (실존하지 않는 사람)",
+                    ),
+                    "k-same": text(
+                        "Replace with an average of 5 donors (k-Same)",
+                        "기증자 5명의 평균 얼굴로 바꾸기 (k-Same)",
+                    ),
                     "blur": _l("Blur"),
                     "pixelate": _l("Pixelate"),
                 },
@@ -68,6 +76,12 @@ class Anonymize(Effect):
     needs_faces = True
     models = ("faces", "face_mesh", "anonymize")
     provenance = "Synthetic media: faces were replaced or hidden by {software} (anonymize)."
+    notice = text(
+        "Generated faces come from MobileStyleGAN, distilled from NVIDIA's StyleGAN2 trained on "
+        "FFHQ: non-commercial use only (NVIDIA licence-NC, FFHQ CC BY-NC-SA 4.0).",
+        "생성된 얼굴은 FFHQ로 학습한 NVIDIA StyleGAN2에서 증류한 MobileStyleGAN으로 만듭니다: "
+        "비상업적 용도로만 사용할 수 있습니다 (NVIDIA licence-NC, FFHQ CC BY-NC-SA 4.0).",
+    )
 
     def find_faces(self, models, rgb):
         """The faces this effect sees, with the ids `keep` refers to."""
@@ -117,24 +131,23 @@ class Anonymize(Effect):
         ]
 
     def page_notices(self, config):
-        """A warning while the face bank is too small for synthetic faces."""
+        """A line while the face bank has no generated faces yet (a worker is filling it)."""
         from flask_babel import gettext as _
 
-        from ml.anonymize import DEFAULT_K
-        from ml.face_bank import FaceBank
+        from ml.face_bank import KIND_GENERATED, FaceBank
 
-        people = len(FaceBank(Path(config["MODEL_DIR"]) / "facebank").persons())
-        if people >= DEFAULT_K:
+        folder = Path(config.get("FACEBANK_DIR") or Path(config["MODEL_DIR"]) / "facebank")
+        generated = sum(1 for d in FaceBank(folder).donors if d.kind == KIND_GENERATED)
+        if generated >= 20:
             return []
         return [
             (
                 "facebank-notice",
                 _(
-                    "The face bank holds %(n)d people, fewer than the %(k)d a synthetic face is "
-                    "averaged from, so faces are blurred instead until an administrator adds "
-                    "donors (flask studio facebank add).",
-                    n=people,
-                    k=DEFAULT_K,
+                    "The face bank holds %(n)d generated faces so far; a studio worker fills it "
+                    "(200 faces, a few minutes after its first start). Until then faces without "
+                    "a generated face get the fallback chosen above.",
+                    n=generated,
                 ),
             )
         ]
