@@ -86,7 +86,7 @@ def test_anonymize_a_photo_picking_faces_on_the_boxes(server, page, files, scree
     expect(page.get_by_role("button", name="Cancel")).to_be_hidden()
     expect(page.get_by_role("button", name="Retry")).to_be_hidden()
     expect(page.get_by_text("Faces replaced: 1; kept: 1.")).to_be_visible()
-    assert page.evaluate("document.querySelector('#job-result-media img:not(.before)').naturalWidth") == 640
+    assert result.evaluate("img => img.naturalWidth") == 640
     with page.expect_download() as download:
         page.get_by_role("link", name="Download").click()
     assert download.value.suggested_filename == "party-anonymize.jpg"  # the file and the effect

@@ -38,4 +38,3 @@ def test_cuda_without_a_gpu_is_an_error_not_a_silent_cpu():
         device.onnx_providers("cuda")
     with pytest.raises(device.DeviceError):
         device.select_device("bogus")
-
