@@ -24,7 +24,6 @@ def select_device(preference: str = "auto", frameworks: tuple[str, ...] = ("tens
     global _preference
     if preference not in PREFERENCES:
         raise DeviceError(f"unknown device preference {preference!r}")
-    _preference = preference
     chosen: dict[str, str] = {}
     if "tensorflow" in frameworks:
         chosen["tensorflow"] = _tensorflow_device(preference)
@@ -34,6 +33,9 @@ def select_device(preference: str = "auto", frameworks: tuple[str, ...] = ("tens
         chosen["onnxruntime"] = onnx_providers(preference)[0]
     if "openvino" in frameworks:
         chosen["openvino"] = openvino_device(preference)
+    # Remembered for models loaded later only once every framework took it: a refused
+    # preference (DEVICE=cuda without a GPU) leaves the process as it was.
+    _preference = preference
     log.info("devices: %s", chosen)
     return chosen
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -80,9 +81,19 @@ def login(http, front, email=ADMIN_EMAIL, password=ADMIN_PASSWORD) -> requests.R
     )
 
 
-def gunicorn_saw(server, path: str) -> bool:
-    """True when the request reached gunicorn (its access log names it)."""
-    return any(p == path for _, _, p, _ in server.access_log())
+def gunicorn_saw(server, path: str, wait: float = 0.0) -> bool:
+    """True when the request reached gunicorn (its access log names it).
+
+    gunicorn writes the access line after the response has gone out, so a test that expects
+    the line waits a moment for it.
+    """
+    deadline = time.monotonic() + wait
+    while True:
+        if any(p == path for _, _, p, _ in server.access_log()):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
 
 
 def test_http_redirects_to_https(front):
@@ -109,7 +120,7 @@ def test_static_files_come_from_nginx_with_wasm_type_and_gzip(server, front, htt
 
 def test_pages_have_security_headers_and_secure_cookies(server, front, http):
     page = http.get(f"{front.url}/login")
-    assert page.status_code == 200 and gunicorn_saw(server, "/login")
+    assert page.status_code == 200 and gunicorn_saw(server, "/login", wait=5)
     for name, value in HEADERS.items():
         assert page.headers[name] == value, name
     csp = page.headers["Content-Security-Policy"]
@@ -147,7 +158,7 @@ def test_media_only_through_flask_permission_check(server, front, http):
     ranged = http.get(file_url, headers={"Authorization": f"Bearer {one}", "Range": "bytes=0-9"})
     assert ranged.status_code == 206 and ranged.content == photo[:10]
     # Nginx sent the file: gunicorn's answer was an empty body with the internal path.
-    assert gunicorn_saw(server, file_url.removeprefix(front.url))
+    assert gunicorn_saw(server, file_url.removeprefix(front.url), wait=5)
     stored = next((server.instance / "media").rglob("*.jpg"))
     assert stored.read_bytes() == photo
 

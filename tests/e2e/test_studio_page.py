@@ -105,7 +105,7 @@ def test_anonymize_a_photo_picking_faces_on_the_boxes(server, page, files, scree
 
 def test_face_swap_asks_for_consent(server, page, files):
     page.goto(f"{server.url}/studio/")
-    page.get_by_label("Face swap").check()
+    page.locator("input[name=effect][value=face_swap]").check()
     page.locator("#studio-media").set_input_files(files["scene"])
     expect(page.locator(".face-box.chosen")).to_have_count(2, timeout=60_000)
     page.locator(".face-box").nth(0).click()  # swap only the second person
@@ -158,7 +158,7 @@ def test_make_an_api_token(server, page):
 
 def test_cartoon_runs_from_the_form_generated_by_its_contract(server, page, files, screenshots):
     page.goto(f"{server.url}/studio/")
-    page.get_by_label("Cartoon").check()
+    page.locator("input[name=effect][value=cartoon]").check()
     expect(page.locator("#studio-cartoon-options")).to_be_visible()
     expect(page.locator("#studio-anonymize-options")).to_be_hidden()
     strength = page.get_by_label("Strength")

@@ -38,3 +38,12 @@ def test_cuda_without_a_gpu_is_an_error_not_a_silent_cpu():
         device.onnx_providers("cuda")
     with pytest.raises(device.DeviceError):
         device.select_device("bogus")
+
+
+def test_a_refused_preference_is_not_remembered():
+    """DEVICE=cuda on a machine without a GPU fails, and later models still load on the CPU."""
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        pytest.skip("this machine has a CUDA provider")
+    with pytest.raises(device.DeviceError):
+        device.select_device("cuda", ("onnxruntime",))
+    assert device.onnx_providers() == ["CPUExecutionProvider"]
