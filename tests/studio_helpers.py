@@ -9,6 +9,7 @@ import struct
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -194,7 +195,7 @@ class Worker:
     def output(self) -> str:
         return self.log.read_text(errors="replace")
 
-    def wait_ready(self, timeout: float = 120.0) -> None:
+    def wait_ready(self, timeout: float = 300.0) -> None:
         deadline = time.monotonic() + timeout
         while "taking jobs from" not in self.output():
             if self.process.poll() is not None or time.monotonic() > deadline:
@@ -209,3 +210,19 @@ class Worker:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+@contextmanager
+def studio_with_worker(tmp_path_factory, migrated_db, name: str, timeout: float = 600.0):
+    """A fresh instance with a studio user and a running worker: `{"app", "token", "worker"}`."""
+    from tests.conftest import _app_from
+
+    instance = tmp_path_factory.mktemp(f"studio-{name}") / "instance"
+    app = _app_from(instance, migrated_db)
+    create_user(app, STUDIO_EMAIL, "correct-horse-battery", role="studio")
+    worker = Worker(instance, f"worker-{name}")
+    try:
+        worker.wait_ready(timeout)  # a busy CPU can take minutes to load the models
+        yield {"app": app, "token": make_token(app, STUDIO_EMAIL), "worker": worker}
+    finally:
+        worker.stop()

@@ -13,33 +13,23 @@ from PIL import Image
 
 from tests.studio_helpers import (
     STUDIO_EMAIL,
-    Worker,
     bearer,
     encode,
     finished,
-    make_token,
     photo,
+    studio_with_worker,
     wait_for,
     write_video,
 )
-from tests.support import create_user, login
+from tests.support import login
 
 API = "/api/v1/studio"
 
 
 @pytest.fixture(scope="module")
 def studio(tmp_path_factory, migrated_db):
-    from tests.conftest import _app_from
-
-    instance = tmp_path_factory.mktemp("studio-animate") / "instance"
-    app = _app_from(instance, migrated_db)
-    create_user(app, STUDIO_EMAIL, "correct-horse-battery", role="studio")
-    worker = Worker(instance, "worker-animate")
-    try:
-        worker.wait_ready()
-        yield {"app": app, "token": make_token(app, STUDIO_EMAIL), "worker": worker}
-    finally:
-        worker.stop()
+    with studio_with_worker(tmp_path_factory, migrated_db, "animate") as env:
+        yield env
 
 
 def portrait() -> bytes:

@@ -13,36 +13,24 @@ import pytest
 from PIL import Image
 
 from tests.studio_helpers import (
-    STUDIO_EMAIL,
-    Worker,
     bearer,
     encode,
     finished,
-    make_token,
     photo,
     scene_frames,
     studio_client,
+    studio_with_worker,
     wait_for,
     write_video,
 )
-from tests.support import create_user
 
 API = "/api/v1/studio"
 
 
 @pytest.fixture(scope="module")
 def studio(tmp_path_factory, migrated_db):
-    from tests.conftest import _app_from
-
-    instance = tmp_path_factory.mktemp("studio-cartoon") / "instance"
-    app = _app_from(instance, migrated_db)
-    create_user(app, STUDIO_EMAIL, "correct-horse-battery", role="studio")
-    worker = Worker(instance, "worker-cartoon")
-    try:
-        worker.wait_ready()
-        yield {"app": app, "token": make_token(app, STUDIO_EMAIL), "worker": worker}
-    finally:
-        worker.stop()
+    with studio_with_worker(tmp_path_factory, migrated_db, "cartoon") as env:
+        yield env
 
 
 def _run(studio, media: bytes, name: str, params: dict) -> dict:

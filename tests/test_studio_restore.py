@@ -14,34 +14,22 @@ from PIL import Image
 
 from ml.restore.color import grey_rgb, hex_to_ab, rgb_to_lab
 from tests.studio_helpers import (
-    STUDIO_EMAIL,
-    Worker,
     bearer,
     encode,
     finished,
-    make_token,
     photo,
     studio_client,
+    studio_with_worker,
     wait_for,
 )
-from tests.support import create_user
 
 API = "/api/v1/studio"
 
 
 @pytest.fixture(scope="module")
 def studio(tmp_path_factory, migrated_db):
-    from tests.conftest import _app_from
-
-    instance = tmp_path_factory.mktemp("studio-restore") / "instance"
-    app = _app_from(instance, migrated_db)
-    create_user(app, STUDIO_EMAIL, "correct-horse-battery", role="studio")
-    worker = Worker(instance, "worker-restore")
-    try:
-        worker.wait_ready()
-        yield {"app": app, "token": make_token(app, STUDIO_EMAIL), "worker": worker}
-    finally:
-        worker.stop()
+    with studio_with_worker(tmp_path_factory, migrated_db, "restore") as env:
+        yield env
 
 
 def _submit(studio, effect: str, media: bytes, params: dict, **files):

@@ -15,18 +15,15 @@ import pytest
 from PIL import Image
 
 from tests.studio_helpers import (
-    STUDIO_EMAIL,
-    Worker,
     bearer,
     encode,
     finished,
-    make_token,
     photo,
     studio_client,
+    studio_with_worker,
     wait_for,
     write_video,
 )
-from tests.support import create_user
 
 API = "/api/v1/studio"
 JOB_SECONDS = 1500.0
@@ -34,17 +31,8 @@ JOB_SECONDS = 1500.0
 
 @pytest.fixture(scope="module")
 def studio(tmp_path_factory, migrated_db):
-    from tests.conftest import _app_from
-
-    instance = tmp_path_factory.mktemp("studio-style-mix") / "instance"
-    app = _app_from(instance, migrated_db)
-    create_user(app, STUDIO_EMAIL, "correct-horse-battery", role="studio")
-    worker = Worker(instance, "worker-style-mix")
-    try:
-        worker.wait_ready(timeout=600.0)  # the shared CPU can be slow to load the models
-        yield {"app": app, "token": make_token(app, STUDIO_EMAIL), "worker": worker}
-    finally:
-        worker.stop()
+    with studio_with_worker(tmp_path_factory, migrated_db, "style-mix") as env:
+        yield env
 
 
 def _post(studio, media: bytes, name: str, params: dict, **extra):
