@@ -68,7 +68,7 @@ ENV_SETTINGS: dict[str, tuple[object, object]] = {
     "TRUSTED_PROXIES": (0, int),
     "MEDIA_ACCEL_REDIRECT": ("", str),
     "CONTENT_SECURITY_POLICY": (
-        "default-src 'self'; script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval'; "
+        "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; "
         "style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; media-src 'self' blob:; "
         "connect-src 'self'; worker-src 'self' blob:; object-src 'none'; base-uri 'self'; "
         "form-action 'self'; frame-ancestors 'none'",
