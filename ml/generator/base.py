@@ -106,6 +106,17 @@ def to_uint8_rgb(images: np.ndarray, size: int | None) -> np.ndarray:
     return np.stack(out) if out else np.zeros((0, size or 0, size or 0, 3), np.uint8)
 
 
+# The one network both backends run (random-face 2021.7.21.1's MobileStyleGAN IR).
+MODEL_NAME = "mobilestylegan-random-face-2021.7.21.1"
+
+
+def weights_key(folder: Path, model_name: str = MODEL_NAME) -> str:
+    """The mapping weights' sha256 under the model's name: every backend of one network gets the
+    same key, so they share the cached mean w."""
+    digest = hashlib.sha256((Path(folder) / "MappingNetwork.bin").read_bytes()).hexdigest()
+    return f"{model_name}:{digest}"
+
+
 class GeneratorBase:
     """Seeds, mean w, truncation and sampling on top of a backend's mapping and synthesis."""
 
@@ -135,6 +146,13 @@ class GeneratorBase:
     def cache_key(self) -> str:
         """What identifies this network's weights (the mean w cache is keyed by it)."""
         return self.name
+
+    def checked_z(self, z: np.ndarray) -> np.ndarray:
+        """`z` as a contiguous float32 (N, z_dim) array, or a GeneratorError."""
+        z = np.ascontiguousarray(z, np.float32)
+        if z.ndim != 2 or z.shape[1] != self.z_dim:
+            raise GeneratorError(f"z must be (N, {self.z_dim}), not {z.shape}")
+        return z
 
     # built on them
 

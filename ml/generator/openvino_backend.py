@@ -11,15 +11,19 @@ backend has no w+ (per-layer) input; see NOTICE.md for the licence of the weight
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from pathlib import Path
 
 import numpy as np
 
-from ml.generator.base import GeneratorBase, GeneratorError, to_uint8_rgb
+from ml.generator.base import (
+    MODEL_NAME,
+    GeneratorBase,
+    GeneratorError,
+    to_uint8_rgb,
+    weights_key,
+)
 
-MODEL_NAME = "mobilestylegan-random-face-2021.7.21.1"
 MAPPING_FILE = "MappingNetwork.xml"
 SYNTHESIS_FILE = "SynthesisNetwork.xml"
 
@@ -62,15 +66,12 @@ class OpenVinoGenerator(GeneratorBase):
         self.version = f"{MODEL_NAME}@openvino-{ov.get_version().split('-')[0]}"
 
     def cache_key(self) -> str:
-        """The mapping weights' sha256 (the mean w depends only on them)."""
-        digest = hashlib.sha256((self.folder / "MappingNetwork.bin").read_bytes()).hexdigest()
-        return f"{MODEL_NAME}:{digest}"
+        """The mapping weights' sha256: both backends of this network share the mean w."""
+        return weights_key(self.folder)
 
     def mapping(self, z: np.ndarray) -> np.ndarray:
         """(N, 512) z -> (N, 512) w."""
-        z = np.ascontiguousarray(z, np.float32)
-        if z.ndim != 2 or z.shape[1] != self.z_dim:
-            raise GeneratorError(f"z must be (N, {self.z_dim}), not {z.shape}")
+        z = self.checked_z(z)
         if len(z) == 0:
             return np.zeros((0, self.w_dim), np.float32)
         with self._lock:

@@ -8,16 +8,19 @@ projection and style mixing need. It is several times slower than OpenVINO on a 
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ml.generator.base import GeneratorBase, GeneratorError, to_uint8_rgb
+from ml.generator.base import (
+    MODEL_NAME,
+    GeneratorBase,
+    GeneratorError,
+    to_uint8_rgb,
+    weights_key,
+)
 from ml.stylemix.generator import GeneratorFilesError, TorchStyleGAN
-
-MODEL_NAME = "mobilestylegan-random-face-2021.7.21.1"
 
 
 class TorchGenerator(GeneratorBase):
@@ -38,15 +41,12 @@ class TorchGenerator(GeneratorBase):
         self.version = f"{MODEL_NAME}@torch-{torch.__version__.split('+')[0]}"
 
     def cache_key(self) -> str:
-        """The mapping weights' sha256, as the OpenVINO backend (so they share the mean w)."""
-        digest = hashlib.sha256((self.folder / "MappingNetwork.bin").read_bytes()).hexdigest()
-        return f"{MODEL_NAME}:{digest}"
+        """The mapping weights' sha256: both backends of this network share the mean w."""
+        return weights_key(self.folder)
 
     def mapping(self, z: np.ndarray) -> np.ndarray:
         """(N, 512) z -> (N, 512) w."""
-        z = np.ascontiguousarray(z, np.float32)
-        if z.ndim != 2 or z.shape[1] != self.z_dim:
-            raise GeneratorError(f"z must be (N, {self.z_dim}), not {z.shape}")
+        z = self.checked_z(z)
         if len(z) == 0:
             return np.zeros((0, self.w_dim), np.float32)
         with torch.no_grad():
