@@ -161,7 +161,7 @@ def test_cartoon_runs_from_the_form_generated_by_its_contract(server, page, file
     page.locator("input[name=effect][value=cartoon]").check()
     expect(page.locator("#studio-cartoon-options")).to_be_visible()
     expect(page.locator("#studio-anonymize-options")).to_be_hidden()
-    strength = page.get_by_label("Strength")
+    strength = page.locator("#studio-cartoon-options").get_by_label("Strength")
     strength.fill("0.5")
     expect(page.locator("#studio-cartoon-options output")).to_have_text("0.5")
     page.locator("#studio-media").set_input_files(files["scene"])
