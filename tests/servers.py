@@ -14,6 +14,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 from tests.support import ADMIN_EMAIL, ADMIN_PASSWORD, MODEL_DIR, ROOT
@@ -238,3 +239,26 @@ class GunicornServer:
             if int(fields[1]) == master:
                 pids.add(int(stat.parent.name))
         return pids
+
+
+@contextmanager
+def studio_worker(server: GunicornServer, email: str, password: str, timeout: float = 300.0):
+    """A studio user and a `flask studio worker` on the server's instance, for page tests."""
+    server.cli("users", "create", email, "--role", "studio", "--password", password)
+    log = server.instance / "studio-worker.log"
+    process = subprocess.Popen(
+        [venv_tool("flask"), "--app", "wsgi", "studio", "worker"],
+        cwd=ROOT,
+        env=server.env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + timeout
+        while "taking jobs from" not in log.read_text(errors="replace"):
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.2)
+        yield process
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

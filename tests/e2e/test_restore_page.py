@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import time
 
 import numpy as np
 import pytest
@@ -14,9 +12,8 @@ from PIL import Image
 from playwright.sync_api import expect
 
 from ml.restore.color import grey_rgb
-from tests.servers import venv_tool
+from tests.servers import studio_worker
 from tests.studio_helpers import photo
-from tests.support import ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -27,22 +24,8 @@ PASSWORD = "correct-horse-battery"
 @pytest.fixture(scope="module")
 def worker(server):
     """A studio worker on the server's instance, and a studio user."""
-    server.cli("users", "create", EMAIL, "--role", "studio", "--password", PASSWORD)
-    log = server.instance / "studio-worker.log"
-    process = subprocess.Popen(
-        [venv_tool("flask"), "--app", "wsgi", "studio", "worker"],
-        cwd=ROOT,
-        env=server.env,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 120
-    while "taking jobs from" not in log.read_text(errors="replace"):
-        assert process.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
-        time.sleep(0.2)
-    yield process
-    process.terminate()
-    process.wait(timeout=30)
+    with studio_worker(server, EMAIL, PASSWORD) as process:
+        yield process
 
 
 def test_paint_hints_colorize_and_compare(server, worker, page, tmp_path, screenshots):

@@ -4,16 +4,13 @@ upload, pick faces on the boxes, start a job, watch it finish, play and download
 from __future__ import annotations
 
 import re
-import subprocess
-import time
 
 import pytest
 from PIL import Image
 from playwright.sync_api import expect
 
-from tests.servers import venv_tool
+from tests.servers import studio_worker
 from tests.studio_helpers import encode, photo, scene_frames, two_people, write_video
-from tests.support import ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -25,22 +22,8 @@ JOB_TIMEOUT = 120_000  # ms
 @pytest.fixture(scope="module")
 def worker(server):
     """A studio worker on the server's instance, and a studio user."""
-    server.cli("users", "create", EMAIL, "--role", "studio", "--password", PASSWORD)
-    log = server.instance / "studio-worker.log"
-    process = subprocess.Popen(
-        [venv_tool("flask"), "--app", "wsgi", "studio", "worker"],
-        cwd=ROOT,
-        env=server.env,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 120
-    while "taking jobs from" not in log.read_text(errors="replace"):
-        assert process.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
-        time.sleep(0.2)
-    yield process
-    process.terminate()
-    process.wait(timeout=30)
+    with studio_worker(server, EMAIL, PASSWORD) as process:
+        yield process
 
 
 @pytest.fixture(scope="module")
