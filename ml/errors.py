@@ -3,6 +3,15 @@
 from __future__ import annotations
 
 
+class CodedError(Exception):
+    """An error with a stable machine-readable ``code`` and a message for people."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
 class FaceError(ValueError):
     """Base class for a photo that cannot be used as a face image."""
 

@@ -35,7 +35,7 @@ import numpy as np
 from ml.age_gender import BAND_NAMES, GENDERS, AgeGenderEstimator, age_band, similarity_transform
 from ml.alignment import align_face
 from ml.detection import KEYPOINT_NAMES, FaceDetector, dominant_face
-from ml.errors import FaceError
+from ml.errors import CodedError, FaceError
 from ml.face_mesh import (
     FACE_OVAL,
     NUM_MESH_POINTS,
@@ -77,13 +77,8 @@ POSE_CHOICES = 3  # a generated face is drawn among the 3 closest in head pose
 SAME_PERSON_THRESHOLD = 0.45  # FaceNet cosine at which two photos are the same person
 
 
-class FaceBankError(ValueError):
+class FaceBankError(CodedError, ValueError):
     """The face bank cannot provide what was asked; `code` names the reason."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 class DonorRefused(FaceError):

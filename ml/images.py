@@ -8,17 +8,14 @@ import warnings
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from ml.errors import CodedError
+
 # MPO: JPEGs from many phone cameras carry a multi-picture segment; the first frame is used.
 ALLOWED_FORMATS = {"JPEG", "MPO", "PNG", "WEBP", "BMP"}
 
 
-class ImageError(ValueError):
+class ImageError(CodedError, ValueError):
     """An upload that is not a usable image; `code` names the reason."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 def decode_image(data: bytes, max_pixels: int = 40_000_000) -> np.ndarray:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ml.errors import CodedError
 from ml.tracking import Box, FaceTracker, Track  # noqa: F401  (kept importable from here)
 
 DEFAULT_MAX_DURATION = 600.0  # seconds
@@ -31,13 +32,8 @@ AUDIO_BITRATE = 128_000
 _COPIED_AUDIO_CODECS = {"aac"}  # audio codecs copied as they are; others are re-encoded to AAC
 
 
-class MediaError(ValueError):
+class MediaError(CodedError, ValueError):
     """A video that cannot be used; `code` is stable and machine readable."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ml.animate.rig import Expression
+from ml.errors import CodedError
 
 VOICES = {"en": "en-us", "ko": "ko"}
 LANGUAGES = tuple(VOICES)
@@ -39,13 +40,8 @@ _EVENT_WORD, _EVENT_SENTENCE, _EVENT_END, _EVENT_PHONEME = 1, 2, 5, 7
 _PARAM_RATE = 1
 
 
-class SpeechError(RuntimeError):
+class SpeechError(CodedError, RuntimeError):
     """Speech cannot be made; `code` is stable and machine readable."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from ml.anonymize.cover import blur, pixelate
 from ml.anonymize.detection import FaceBox, WideFaceDetector, best_match, mesh_agrees, union
 from ml.anonymize.synthetic import blend_shape, grow, match_colour, poisson
 from ml.detection import KEYPOINT_NAMES, FaceDetector
+from ml.errors import CodedError
 from ml.face_bank import (
     KIND_GENERATED,
     DonorChoice,
@@ -57,13 +58,8 @@ class NoSyntheticFace(Exception):
     """This face cannot take a synthetic face (no mesh, too small); it is blurred instead."""
 
 
-class AnonymizeError(ValueError):
+class AnonymizeError(CodedError, ValueError):
     """A request the anonymizer cannot carry out; `code` names the reason."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @dataclass
