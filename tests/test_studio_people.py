@@ -24,8 +24,9 @@ def pix(app, people_bank):
 
 
 def candidates(client, gender, band, **query):
-    return client.get(f"{API}/people/candidates", query_string={"gender": gender,
-                                                                "age_band": band, **query})
+    return client.get(
+        f"{API}/people/candidates", query_string={"gender": gender, "age_band": band, **query}
+    )
 
 
 def test_candidates_match_the_asked_gender_and_band_with_stable_ids(pix, people_bank):
