@@ -4,8 +4,8 @@ retry of queued jobs, the OpenAPI document and the pages."""
 from __future__ import annotations
 
 import io
-import re
 import json
+import re
 from pathlib import Path
 
 import numpy as np
