@@ -58,10 +58,31 @@ def to_long_side(rgb: np.ndarray, side: int) -> np.ndarray:
 # -- face swap -----------------------------------------------------------------------------------
 
 
-def source_photo(person: str) -> np.ndarray:
-    """The source photo used for a person: a train photo (the targets are val photos)."""
-    index = {"jerry_seinfeld": 9}.get(person, 0)
-    return load(photos("train", person)[index])
+_SOURCES: dict[str, np.ndarray] = {}
+
+
+def source_photo(person: str, analyzer: FaceAnalyzer | None = None) -> np.ndarray:
+    """A person's source photo: the train photo (the targets are val photos) that is the best
+    swap source by `source_fitness` (the most frontal, mouth closed, eyes visible), as a user
+    would pick one."""
+    if person not in _SOURCES:
+        from ml.face_mesh import FaceMesher
+        from ml.face_swap import source_fitness
+
+        analyzer = analyzer or FaceAnalyzer.from_model_dir(MODEL_DIR)
+        mesher = FaceMesher()
+        best, best_score = None, float("inf")
+        for path in photos("train", person):
+            rgb = load(path)
+            faces = analyzer.detectors["photo"].detect(rgb)
+            landmarks = mesher.landmarks(rgb, faces[0].box) if faces else None
+            if landmarks is None:
+                continue
+            score = source_fitness(landmarks, rgb)
+            if score < best_score:
+                best, best_score = rgb, score
+        _SOURCES[person] = best
+    return _SOURCES[person]
 
 
 def bench_face_swap(analyzer: FaceAnalyzer) -> None:
@@ -78,7 +99,7 @@ def bench_face_swap(analyzer: FaceAnalyzer) -> None:
     before_src, after_src, after_tgt, kept_face, pairs = [], [], [], 0, 0
     recognized_as_source, recognized_as_target = 0, 0
     for source_person in PEOPLE:
-        source = source_photo(source_person)
+        source = source_photo(source_person, analyzer)
         e_source = analyzer.analyze(source)[0].embedding
         for target_person in PEOPLE:
             if target_person == source_person:
@@ -122,7 +143,7 @@ def bench_face_swap(analyzer: FaceAnalyzer) -> None:
           f"{recognized_as_source}/{len(after_src)} |\n")  # fmt: skip
 
     # 2. Photos: every val photo brought to 1280 px on its long side (large faces: worst case).
-    source = source_photo("jerry_seinfeld")
+    source = source_photo("jerry_seinfeld", analyzer)
     swapper.swap_image(source, to_long_side(load(photos("val", "madonna")[0]), 1280))  # warm-up
     totals: list[float] = []
     missed: list[str] = []
