@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import io
 import json
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -66,7 +68,9 @@ def test_a_photo_gets_the_chosen_generated_person(studio, people_bank):
     from ml.generator.people import find_person
 
     client = studio["client"]
-    (gender, band), _ = max(cells(people_bank).items(), key=lambda item: len(item[1]))
+    # A man onto a man, as a user would pick (the test bank's largest band of men).
+    (gender, band), _ = max(cells(people_bank).items(),
+                            key=lambda item: (item[0][0] == "male", len(item[1])))  # fmt: skip
     listed = client.get(
         f"{API}/people/candidates", query_string={"gender": gender, "age_band": band, "count": 1}
     ).get_json()["candidates"]
@@ -91,6 +95,13 @@ def test_a_photo_gets_the_chosen_generated_person(studio, people_bank):
         people = studio["registry"].model("swap_people")
         person_face = people.face(find_person(people.bank, chosen["id"]))
     result = np.asarray(image.convert("RGB"))
+    # Original | generated person | result, for a person to look at.
+    strip = [Image.fromarray(x).resize((320, round(320 * x.shape[0] / x.shape[1])))
+             for x in (original, person_face, result)]  # fmt: skip
+    sheet = Image.new("RGB", (960, max(s.height for s in strip)), "white")
+    for i, part in enumerate(strip):
+        sheet.paste(part, (320 * i, 0))
+    sheet.save(Path(tempfile.gettempdir()) / "face-platform-person-swap.png")
     to_person = float(embedding(analyzer, result) @ embedding(analyzer, person_face))
     to_original = float(embedding(analyzer, result) @ embedding(analyzer, original))
     print(f"FaceNet cosine of the result to the person {to_person:.3f}, "
