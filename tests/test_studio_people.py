@@ -48,6 +48,7 @@ def test_candidates_match_the_asked_gender_and_band_with_stable_ids(pix, people_
 
 def test_batches_page_through_a_band_and_a_short_one_asks_a_worker(pix, people_bank, app):
     from webapp.studio import queue
+    from webapp.studio.facebank import filling_lock
 
     (gender, band), donors = max(cells(people_bank).items(), key=lambda item: len(item[1]))
     assert len(donors) >= 2
@@ -62,10 +63,13 @@ def test_batches_page_through_a_band_and_a_short_one_asks_a_worker(pix, people_b
     assert short.status_code == 202 and short.headers["Retry-After"] == "2"
     body = short.get_json()
     assert len(body["candidates"]) == len(donors)
-    assert body["status"] == "filling"  # the test bank is far from the default bank's size
-    assert "still being filled" in body["message"]
+    assert body["status"] == "generating" and "making more people" in body["message"]
     with app.app_context():
         assert queue.pending_count() == waiting + 1
+    # While a worker fills the default bank, the answer says so.
+    with filling_lock(people_bank):
+        body = candidates(pix, gender, band, count=len(donors) + 1).get_json()
+    assert body["status"] == "filling" and "still being filled" in body["message"]
 
 
 def test_thumbnails_are_small_jpegs_cached_by_the_browser(pix, people_bank):
@@ -175,7 +179,7 @@ def test_a_bank_person_while_the_bank_is_empty_is_a_409_saying_what_to_do(app, p
     assert body["error"] == "face_bank_empty" and "seed:N" in body["message"]
     listed = candidates(pix, "female", "young")
     assert listed.status_code == 202 and listed.get_json()["candidates"] == []
-    assert listed.get_json()["status"] == "filling"
+    assert listed.get_json()["bank"]["generated"] == 0
 
 
 def test_the_effect_list_and_openapi_describe_the_alternative(pix):

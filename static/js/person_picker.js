@@ -55,7 +55,7 @@
 
       const [genderBox, gender] = select(T.gender, 'person-gender', GENDERS, T, 'female');
       const [ageBox, age] = select(T.age, 'person-age', BANDS, T, 'young');
-      const row = element('div', { class: 'person-row', role: 'radiogroup', 'aria-label': T.from_person });
+      const row = element('div', { class: 'person-row', role: 'radiogroup', 'aria-label': T.choose });
       const others = element('button', { type: 'button', class: 'button', id: 'person-others' }, T.others);
       const status = element('p', { class: 'muted small person-status', role: 'status' });
       const free = element('p', { class: 'muted small' }, T.no_consent);

@@ -22,7 +22,7 @@ from ml.generator.donors import DEFAULT_BANK_SIZE
 from ml.generator.people import UnknownPerson, candidates, find_person
 from webapp.errors import AppError, NotFound
 from webapp.studio import queue
-from webapp.studio.facebank import BankBusy, bank_dir
+from webapp.studio.facebank import BankBusy, bank_dir, fill_running
 
 log = logging.getLogger(__name__)
 
@@ -98,12 +98,12 @@ def list_candidates(
         wanted = min(start + count_n, sum(1 for d in people if d.kind == KIND_GENERATED)
                      + MAX_GENERATE)  # fmt: skip
         _ask_for_more(gender, band, wanted)
-        filling = generated < DEFAULT_BANK_SIZE
+        filling = generated < DEFAULT_BANK_SIZE and fill_running(bank_dir(config))
         body["status"] = "filling" if filling else "generating"
         body["message"] = (
             f"The face bank is still being filled ({generated} of {DEFAULT_BANK_SIZE} generated "
-            "faces); a studio worker is making more people of this gender and age. Ask again "
-            "in a few seconds."
+            "faces so far); people of this gender and age come when a studio worker has made "
+            "them. Ask again in a few seconds."
             if filling
             else "A studio worker is making more people of this gender and age; ask again in a "
             "few seconds."
