@@ -218,3 +218,11 @@ def test_the_studio_page_has_the_people_picker_in_both_languages(pix):
     swap = next(e for e in korean["contract"] if e["name"] == "face_swap")
     assert swap["texts"]["from_person"] == "생성된 사람 (실존하지 않는 사람)"
     assert swap["texts"]["others"] == "다른 사람 보기"
+
+
+def test_candidate_lists_are_throttled(app, pix):
+    app.config["STUDIO_PEOPLE_LIMIT"] = "3 per 7 minutes"
+    answers = [candidates(pix, "male", "adult").status_code for _ in range(4)]
+    assert 429 not in answers[:3] and answers[3] == 429
+    refused = candidates(pix, "male", "adult")
+    assert refused.get_json()["error"] == "too_many_requests" and refused.headers["Retry-After"]

@@ -19,7 +19,7 @@
   function select(label, name, values, T, chosen) {
     const box = element('label', { class: 'person-choice' }, '');
     box.append(document.createTextNode(`${label} `));
-    const field = element('select', { name });
+    const field = element('select', { name, 'aria-label': label });
     values.forEach((value) => {
       const option = element('option', { value }, T[value] || value);
       if (value === chosen) option.selected = true;
