@@ -65,6 +65,7 @@ def web(folder: Path, bank: Path, gender: str, band: str) -> None:
     from tests.support import make_config
     from webapp import create_app
 
+    (folder / "instance").mkdir(parents=True, exist_ok=True)
     app = create_app(make_config(folder / "instance", FACEBANK_DIR=str(bank),
                                  STUDIO_PEOPLE_LIMIT="100000 per minute"))  # fmt: skip
     with app.app_context():

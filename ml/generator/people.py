@@ -11,6 +11,8 @@ Consented (real) donors are offered only when the caller allows them.
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -20,6 +22,7 @@ from ml.age_gender import BAND_NAMES, GENDERS
 from ml.face_bank import KIND_CONSENTED, KIND_GENERATED, Donor, FaceBank
 from ml.generator.base import DEFAULT_PSI, FaceGenerator, GeneratorError
 
+RENDERED_KEPT = 8  # rendered people kept per process (1.2 MB each)
 PERSON_SIZE = 640  # px of a rendered person: the face is ~330 px wide, under the swapper's 400
 SEED_PREFIX = "seed:"
 PERSON_ID = re.compile(r"(seed:[0-9]{1,10}|[0-9a-f]{16}|g[0-9a-f]{15})")
@@ -110,6 +113,8 @@ class PersonFaces:
         self._tried = False
         self.psi = psi
         self.allow_consented = allow_consented
+        self._rendered: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
 
     def generator(self) -> FaceGenerator | None:
         """The generator, loaded on first use (None if it cannot be)."""
@@ -123,7 +128,21 @@ class PersonFaces:
         return find_person(self.bank, person_id, self.allow_consented)
 
     def face(self, person: Person) -> np.ndarray:
-        """The person's face as an RGB photo (the FFHQ frame, or a bank crop)."""
+        """The person's face as an RGB photo (the FFHQ frame, or a bank crop); the last few
+        rendered are kept (a person is often used again: a retry, the next photo)."""
+        key = (person.id, person.donor.psi if person.donor is not None else self.psi)
+        with self._lock:
+            if key in self._rendered:
+                self._rendered.move_to_end(key)
+                return self._rendered[key].copy()
+        face = self._render(person)
+        with self._lock:
+            self._rendered[key] = face
+            while len(self._rendered) > RENDERED_KEPT:
+                self._rendered.popitem(last=False)
+        return face.copy()
+
+    def _render(self, person: Person) -> np.ndarray:
         donor = person.donor
         generator = None
         if donor is None or (donor.kind == KIND_GENERATED and donor.seed is not None):

@@ -19,7 +19,7 @@ from flask import current_app, url_for
 from ml.age_gender import BAND_NAMES, GENDERS
 from ml.face_bank import KIND_GENERATED, Donor, FaceBank
 from ml.generator.donors import DEFAULT_BANK_SIZE
-from ml.generator.people import UnknownPerson, candidates, find_person
+from ml.generator.people import Person, UnknownPerson, candidates, find_person
 from webapp.errors import AppError, NotFound
 from webapp.studio import queue
 from webapp.studio.facebank import BankBusy, bank_dir, fill_running
@@ -136,22 +136,26 @@ def _ask_for_more(gender: str, band: str, at_least: int) -> None:
         ) from exc
 
 
-def thumbnail(config: Mapping[str, Any], person_id: str) -> tuple[bytes, str]:
-    """A candidate's face as a small JPEG and its ETag; 404 for nobody this user may see."""
-    bank = _bank(config)
+def thumbnail_etag(config: Mapping[str, Any], person_id: str) -> tuple[Person, str]:
+    """The candidate a thumbnail shows and its ETag; 404 for nobody this user may see."""
     try:
-        person = find_person(bank, person_id, allow_consented(config))
+        person = find_person(_bank(config), person_id, allow_consented(config))
     except UnknownPerson as exc:
         raise NotFound("There is no such person.") from exc
     if person.donor is None:
         raise NotFound("Only people in the face bank have thumbnails.")
-    rgb = bank.crop(person.donor)
+    return person, f"{person.donor.sha256[:20]}-{THUMBNAIL_SIZE}"
+
+
+def thumbnail(config: Mapping[str, Any], person: Person) -> bytes:
+    """A candidate's face as a small JPEG."""
+    rgb = _bank(config).crop(person.donor)
     small = cv2.resize(rgb, (THUMBNAIL_SIZE, THUMBNAIL_SIZE), interpolation=cv2.INTER_AREA)
     ok, data = cv2.imencode(".jpg", cv2.cvtColor(small, cv2.COLOR_RGB2BGR),
                             [cv2.IMWRITE_JPEG_QUALITY, 88])  # fmt: skip
     if not ok:  # pragma: no cover - OpenCV encodes any uint8 image
         raise AppError("The thumbnail could not be made.", "thumbnail_failed", 500)
-    return data.tobytes(), f"{person.donor.sha256[:20]}-{THUMBNAIL_SIZE}"
+    return data.tobytes()
 
 
 def check_person(config: Mapping[str, Any], person_id: str) -> None:
