@@ -99,3 +99,19 @@ def test_pick_a_generated_person_and_swap_it_in(server, worker, page, bank, tmp_
     job = page.request.get(f"{server.url}/api/v1/studio/jobs/{job_id}").json()
     assert job["params"]["person"] == chosen and job["params"]["consent"] is False
     assert job["details"]["person"]["gender"] == gender
+
+
+def test_the_picker_speaks_korean(server, worker, page, screenshots):
+    page.goto(f"{server.url}/studio/?lang=ko")
+    page.locator("input[name=effect][value=face_swap]").check()
+    options = page.locator("#studio-face_swap-options")
+    expect(options.get_by_text("입힐 얼굴")).to_be_visible()
+    options.get_by_role("radio", name="생성된 사람 (실존하지 않는 사람)").check()
+    expect(options.get_by_role("button", name="다른 사람 보기")).to_be_visible()
+    expect(options.get_by_text("동의가 필요하지 않습니다")).to_be_visible()
+    expect(options.locator(".person-row .person")).to_have_count(4, timeout=JOB_TIMEOUT)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.person-row img')].every(i => i.naturalWidth > 0)"
+    )
+    options.screenshot(path=screenshots / "studio-person-picker-ko.png")
+    page.goto(f"{server.url}/studio/?lang=en")  # the next module's pages are in English again
