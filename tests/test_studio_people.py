@@ -70,6 +70,8 @@ def test_batches_page_through_a_band_and_a_short_one_asks_a_worker(pix, people_b
     with filling_lock(people_bank):
         body = candidates(pix, gender, band, count=len(donors) + 1).get_json()
     assert body["status"] == "filling" and "still being filled" in body["message"]
+    with app.app_context():  # the page asks every 2 s: the same request is queued once
+        assert queue.pending_count() == waiting + 1
 
 
 def test_thumbnails_are_small_jpegs_cached_by_the_browser(pix, people_bank):

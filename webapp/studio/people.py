@@ -10,6 +10,7 @@ allows it (STUDIO_SWAP_CONSENTED_DONORS).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,6 +31,7 @@ DEFAULT_COUNT = 4  # candidates in one batch
 MAX_COUNT = 12
 MAX_BATCH = 1000
 MAX_GENERATE = 8  # faces one request for more may have a worker make
+ASK_AGAIN = 20.0  # s before the same request for more people is queued again
 THUMBNAIL_SIZE = 160
 THUMBNAIL_CACHE = "private, max-age=604800, immutable"  # an id's face never changes
 
@@ -126,9 +128,16 @@ def candidate_dict(donor: Donor) -> dict:
 
 
 def _ask_for_more(gender: str, band: str, at_least: int) -> None:
-    """Queue a worker task to bring the band to `at_least` people (it does nothing if it has)."""
+    """Queue a worker task to bring the band to `at_least` people (it does nothing if it has);
+    the page asks every 2 s while it waits, so the same request is queued once per ASK_AGAIN."""
+    asked = current_app.extensions.setdefault("studio_people_asked", {})
+    now = time.monotonic()
+    last = asked.get((gender, band, at_least))
+    if last is not None and now - last < ASK_AGAIN:
+        return
     try:
         queue.enqueue_people(gender, band, at_least)
+        asked[(gender, band, at_least)] = now
     except Exception as exc:
         log.exception("could not queue more generated people")
         raise AppError(

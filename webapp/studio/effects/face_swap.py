@@ -162,6 +162,8 @@ class FaceSwap(Effect):
         person = (params or {}).get("person")
         if not person:
             return line
+        if not person.startswith(("g", "seed:")):  # an operator's consented (real) donor
+            return f"{line} The face swapped in is a consented donor of the face bank ({person})."
         return (
             f"{line} The face swapped in is a generated person, no real person "
             f"(face bank / generator id {person}). {localized(self.notice, 'en')}"
@@ -224,14 +226,13 @@ class FaceSwap(Effect):
         elif "swapped_tracks" in details:
             lines.append(_("Faces swapped: %(n)d.", n=len(details["swapped_tracks"])))
         person = details.get("person")
-        if person:
-            seed = person.get("seed")
-            lines.append(
-                _("The face put in is a generated person (no real person): %(id)s, seed %(seed)s.",
-                  id=person["id"], seed="—" if seed is None else seed)
-                if person.get("kind") == "generated"
-                else _("The face put in is a consented donor of the face bank: %(id)s.",
-                       id=person["id"])
-            )  # fmt: skip
+        if person and person.get("kind") == "generated":
+            seed = "—" if person.get("seed") is None else person["seed"]
+            lines.append(_("The face put in is a generated person (no real person): %(id)s, "
+                           "seed %(seed)s.", id=person["id"], seed=seed))  # fmt: skip
             lines.append(localized(self.notice))
+        elif person:
+            lines.append(
+                _("The face put in is a consented donor of the face bank: %(id)s.", id=person["id"])
+            )
         return lines
