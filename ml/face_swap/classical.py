@@ -141,15 +141,25 @@ def classical_swap(
     if shape_transfer > 0:
         src_pts = np.vstack([local[:NUM_MESH_POINTS], ring])
         dst_pts = np.vstack([moved[:NUM_MESH_POINTS], ring])
-        warped_layers, covered = warp_mesh(
-            layers, src_pts, dst_pts, delaunay_triangles(dst_pts), shape
-        )
-        morphed = np.where(covered[..., None] > 0, warped_layers, layers)
+        morphed = liquify(layers, src_pts, dst_pts)
     target = np.ascontiguousarray(morphed[..., :3])
+
+    # Steps 3-6 need only the box around the moved face.
+    bx1, by1 = np.floor(moved[:NUM_MESH_POINTS].min(axis=0)).astype(int) - 4
+    bx2, by2 = np.ceil(moved[:NUM_MESH_POINTS].max(axis=0)).astype(int) + 4
+    bx1, by1 = max(bx1, 0), max(by1, 0)
+    bx2, by2 = min(bx2, target.shape[1]), min(by2, target.shape[0])
+    if bx2 - bx1 < 16 or by2 - by1 < 16:
+        out = image.copy()
+        out[y1:y2, x1:x2] = target
+        return out
+    face = target[by1:by2, bx1:bx2]
+    moved = moved - np.array([bx1, by1], dtype=np.float32)
+    shape = face.shape[:2]
     if person is not None:
-        person_map = morphed[..., 3].astype(np.float32) / 255.0
+        person_map = morphed[by1:by2, bx1:bx2, 3].astype(np.float32) / 255.0
     elif segment is not None:
-        person_map = segment(target)
+        person_map = segment(np.ascontiguousarray(face))
     else:
         person_map = None
 
@@ -167,7 +177,7 @@ def classical_swap(
     mask = polygon_mask(shape, moved, FACE_OVAL) & covered
     if person_map is not None:
         body = (person_map > 0.5).astype(np.uint8) * 255
-        body = cv2.dilate(body, _disc(max(1, round(0.02 * size))))
+        body = _grow(body, 0.02 * size)
         cut = mask & body
         # A segmentation that loses most of the face is wrong about this face: ignore it.
         if cv2.countNonZero(cut) >= 0.7 * cv2.countNonZero(mask):
@@ -181,7 +191,7 @@ def classical_swap(
     holes = cv2.dilate(holes, _disc(max(1, round(0.01 * size))))
     mask &= cv2.bitwise_not(holes)
     feather = max(1, round(blend_margin * size / 2))
-    core = cv2.erode(mask, _disc(feather))
+    core = _shrink(mask, feather)
     if cv2.countNonZero(core) < 64:
         out = image.copy()
         out[y1:y2, x1:x2] = target
@@ -194,18 +204,47 @@ def classical_swap(
     for feature in FEATURES:
         hull = cv2.convexHull(np.round(moved[list(feature)]).astype(np.int32))
         cv2.fillConvexPoly(skin, hull, 0)
-    skin = cv2.erode(skin, _disc(max(1, round(0.03 * size))))
+    skin = _shrink(skin, 0.03 * size)
     if cv2.countNonZero(skin) < 0.2 * cv2.countNonZero(core):
         skin = core
-    matched = match_colour_and_light(warped, target, skin, size, state)
-    matched = np.where(covered[..., None] > 0, matched, target)
+    matched = match_colour_and_light(warped, face, skin, size, state)
+    matched = np.where(covered[..., None] > 0, matched, face)
 
     # 6. Multi-band blend.
-    blended = pyramid_blend(matched, target, alpha)
-    blended = np.where(alpha[..., None] > 0, blended, target)
+    blended = pyramid_blend(matched, face, alpha)
+    target[by1:by2, bx1:bx2] = np.where(alpha[..., None] > 0, blended, face)
     out = image.copy()
-    out[y1:y2, x1:x2] = blended
+    out[y1:y2, x1:x2] = target
     return out
+
+
+def liquify(layers: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray) -> np.ndarray:
+    """`layers` warped so that its points `src_pts` land on `dst_pts` (piecewise affine).
+
+    The warp's maps are continuous and piecewise linear, so they are computed at half resolution
+    (by warping a grid of coordinates) and interpolated: the same picture at a quarter of the cost.
+    """
+    height, width = layers.shape[:2]
+    step = 2 if min(height, width) >= 64 else 1
+    small = (-(-height // step), -(-width // step))
+    # Sample positions of the small grid in full-resolution pixels (cv2.resize's convention).
+    xs = (np.arange(small[1], dtype=np.float32) + 0.5) * step - 0.5
+    ys = (np.arange(small[0], dtype=np.float32) + 0.5) * step - 0.5
+    grid = np.dstack(np.meshgrid(xs, ys))
+    to_small = lambda pts: (np.asarray(pts, dtype=np.float64) + 0.5) / step - 0.5  # noqa: E731
+    maps, covered = warp_mesh(
+        grid, to_small(src_pts), to_small(dst_pts), delaunay_triangles(dst_pts), small
+    )
+    maps = cv2.resize(maps, (width, height), interpolation=cv2.INTER_LINEAR)
+    covered = cv2.resize(covered, (width, height), interpolation=cv2.INTER_NEAREST)
+    moved = cv2.remap(
+        layers, maps[..., 0], maps[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
+    # Keep the picture exactly outside the warp's reach and off any cell it barely touches.
+    inside = cv2.erode(covered, np.ones((3, 3), np.uint8)) > 0
+    if moved.ndim == 3:
+        inside = inside[..., None]
+    return np.where(inside, moved, layers)
 
 
 def transfer_shape(target: np.ndarray, source: np.ndarray, amount: float) -> np.ndarray:
@@ -344,6 +383,18 @@ def fill_outside_face(crop: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     inside = polygon_mask(crop.shape[:2], landmarks, FACE_OVAL)
     inside = cv2.erode(inside, _disc(max(1, round(_SOURCE_RIM * face_size(landmarks)))))
     return cv2.inpaint(crop, cv2.bitwise_not(inside), 5, cv2.INPAINT_TELEA)
+
+
+def _shrink(mask: np.ndarray, radius: float) -> np.ndarray:
+    """`mask` eroded by a disc of `radius` pixels (a distance transform: any radius, one pass)."""
+    inside = cv2.distanceTransform(mask, cv2.DIST_L2, 3)
+    return np.where(inside > radius, 255, 0).astype(np.uint8)
+
+
+def _grow(mask: np.ndarray, radius: float) -> np.ndarray:
+    """`mask` dilated by a disc of `radius` pixels."""
+    outside = cv2.distanceTransform(cv2.bitwise_not(mask), cv2.DIST_L2, 3)
+    return np.where(outside <= radius, 255, 0).astype(np.uint8)
 
 
 def _disc(radius: int) -> np.ndarray:
