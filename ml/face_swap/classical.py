@@ -23,6 +23,7 @@ For one target face (478 landmarks):
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 import cv2
@@ -235,13 +236,14 @@ def liquify(layers: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray) -> np.
     maps, covered = warp_mesh(
         grid, to_small(src_pts), to_small(dst_pts), delaunay_triangles(dst_pts), small
     )
+    # Outside the triangles the map is the identity, so it stays continuous when interpolated.
+    maps = np.where(covered[..., None] > 0, maps, grid)
     maps = cv2.resize(maps, (width, height), interpolation=cv2.INTER_LINEAR)
     covered = cv2.resize(covered, (width, height), interpolation=cv2.INTER_NEAREST)
     moved = cv2.remap(
         layers, maps[..., 0], maps[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
     )
-    # Keep the picture exactly outside the warp's reach and off any cell it barely touches.
-    inside = cv2.erode(covered, np.ones((3, 3), np.uint8)) > 0
+    inside = covered > 0  # the picture stays exactly as it was outside the warp's reach
     if moved.ndim == 3:
         inside = inside[..., None]
     return np.where(inside, moved, layers)
@@ -408,7 +410,8 @@ def source_fitness(landmarks: np.ndarray, rgb: np.ndarray | None = None) -> floa
 
     The sum of the head's turn (the nose tip's offset from the eyes' midpoint, in eye distances),
     the mouth's opening (an open source mouth paints its teeth onto the target's lips) and, given
-    the image, hidden eyes (eye openings much darker than the cheeks: sunglasses).
+    the image, hands over the face (MediaPipe Hands: a hand on the chin would be painted onto the
+    target). Sunglasses it cannot see (lens reflections look like eyes to simple statistics).
     """
     from ml.face_mesh import mouth_opening
 
@@ -420,15 +423,38 @@ def source_fitness(landmarks: np.ndarray, rgb: np.ndarray | None = None) -> floa
     axis = (left - right) / eyes
     score = abs(float((pts[1] - (left + right) / 2) @ axis)) / eyes + mouth_opening(landmarks)
     if rgb is not None:
-        grey = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
-        openings = polygon_mask(grey.shape, pts, RIGHT_EYE) | polygon_mask(
-            grey.shape, pts, LEFT_EYE
-        )
-        cheeks = np.zeros_like(grey)
-        for point in (50, 280):  # cheekbones
-            centre = (round(pts[point, 0]), round(pts[point, 1]))
-            cv2.circle(cheeks, centre, max(1, round(0.12 * eyes)), 255, -1)
-        if openings.any() and cheeks.any():
-            ratio = float(grey[openings > 0].mean()) / max(float(grey[cheeks > 0].mean()), 1.0)
-            score += 4.0 * max(0.0, 0.45 - ratio)
-    return score
+        score += 4.0 * _hand_cover(rgb, pts)
+    return float(score)
+
+
+_HANDS: list = []  # the MediaPipe Hands graph, built on first use
+_HANDS_LOCK = threading.Lock()
+
+
+def _hand_cover(rgb: np.ndarray, points: np.ndarray) -> float:
+    """The share of the face's box (grown) that boxes around detected hands cover (0-1)."""
+    height, width = rgb.shape[:2]
+    with _HANDS_LOCK:
+        if not _HANDS:
+            import mediapipe as mp
+
+            _HANDS.append(
+                mp.solutions.hands.Hands(
+                    static_image_mode=True, max_num_hands=2, min_detection_confidence=0.5
+                )
+            )
+        found = _HANDS[0].process(np.ascontiguousarray(rgb))
+    # The face's box grown by a tenth a side: a hand touching the chin bends the mesh there.
+    fx1, fy1 = points[:NUM_MESH_POINTS].min(axis=0)
+    fx2, fy2 = points[:NUM_MESH_POINTS].max(axis=0)
+    grow_x, grow_y = 0.1 * (fx2 - fx1), 0.1 * (fy2 - fy1)
+    fx1, fy1, fx2, fy2 = fx1 - grow_x, fy1 - grow_y, fx2 + grow_x, fy2 + grow_y
+    area = max((fx2 - fx1) * (fy2 - fy1), 1.0)
+    cover = 0.0
+    for hand in found.multi_hand_landmarks or []:
+        xs = [p.x * width for p in hand.landmark]
+        ys = [p.y * height for p in hand.landmark]
+        ix = max(0.0, min(fx2, max(xs)) - max(fx1, min(xs)))
+        iy = max(0.0, min(fy2, max(ys)) - max(fy1, min(ys)))
+        cover += ix * iy / area
+    return min(cover, 1.0)
