@@ -72,7 +72,8 @@ FEATURES = (
         *(405, 409, 415),
     ),  # the lips
 )
-COLOUR_BOUNDS = (0.75, 1.33)  # the Reinhard spread ratio's bounds
+# The Reinhard spread ratio's bounds, lightness and chroma (a grey target gets a grey face).
+COLOUR_BOUNDS = (np.array([0.75, 0.1, 0.1]), np.array([1.33, 1.33, 1.33]))
 
 
 @dataclass(frozen=True, eq=False)
