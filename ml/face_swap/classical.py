@@ -13,7 +13,8 @@ For one target face (478 landmarks):
 3. The source's face, forehead to chin, is mesh-warped onto the moved mesh (back faces culled,
    drawn far to near).
 4. Mask: the moved face oval, cut to the person by MediaPipe selfie segmentation (background
-   showing past the outline is not painted over), minus the target's mouth interior and irises.
+   showing past the outline is not painted over), minus the target's mouth interior and irises
+   and, in photos, hands in front of the face (MediaPipe Hands).
 5. Colour and light: Reinhard transfer in CIE Lab inside the mask, then the target's
    low-frequency lighting (a ratio of mask-normalized blurs of L), so shading falls on the source's
    face as it fell on the target's.
@@ -113,11 +114,13 @@ def classical_swap(
     segment=None,
     person: np.ndarray | None = None,
     state: SwapState | None = None,
+    hands=None,
 ) -> np.ndarray:
     """Swap the source onto one target face; a new image.
 
     `segment(rgb) -> float map` gives the person's probability (selfie segmentation) for the
-    region, unless `person` (the whole image's map, e.g. smoothed over a video) is given.
+    region, unless `person` (the whole image's map, e.g. smoothed over a video) is given;
+    `hands(rgb) -> uint8 mask` finds hands in front of the face, which are left as they are.
     """
     height, width = image.shape[:2]
     points = np.asarray(landmarks, dtype=np.float32)
@@ -145,6 +148,12 @@ def classical_swap(
         dst_pts = np.vstack([moved[:NUM_MESH_POINTS], ring])
         morphed = liquify(layers, src_pts, dst_pts)
     target = np.ascontiguousarray(morphed[..., :3])
+    # Hands in front of the face stay where they are, as they are: not warped, not painted over.
+    in_front = hands(region) if hands is not None else None
+    if in_front is not None and in_front.any():
+        target = np.where(in_front[..., None] > 0, region, target)
+    else:
+        in_front = None
 
     # Steps 3-6 need only the box around the moved face.
     bx1, by1 = np.floor(moved[:NUM_MESH_POINTS].min(axis=0)).astype(int) - 4
@@ -158,6 +167,7 @@ def classical_swap(
     face = target[by1:by2, bx1:bx2]
     moved = moved - np.array([bx1, by1], dtype=np.float32)
     shape = face.shape[:2]
+    hand_mask = in_front[by1:by2, bx1:bx2] if in_front is not None else None
     if person is not None:
         person_map = morphed[by1:by2, bx1:bx2, 3].astype(np.float32) / 255.0
     elif segment is not None:
@@ -175,7 +185,8 @@ def classical_swap(
         target_depth=drawn[:NUM_MESH_POINTS, 2],
     )
 
-    # 4. The mask: the moved oval, cut to the person, less the target's mouth interior and irises.
+    # 4. The mask: the moved oval, cut to the person, less the target's mouth interior, irises and
+    # any hand in front of the face.
     mask = polygon_mask(shape, moved, FACE_OVAL) & covered
     if person_map is not None:
         body = (person_map > 0.5).astype(np.uint8) * 255
@@ -191,6 +202,8 @@ def classical_swap(
     elif eyes == "iris":
         holes |= iris_mask(shape, moved)
     holes = cv2.dilate(holes, _disc(max(1, round(0.01 * size))))
+    if hand_mask is not None and hand_mask.any():
+        holes |= _grow(hand_mask, 0.02 * size)
     mask &= cv2.bitwise_not(holes)
     feather = max(1, round(blend_margin * size / 2))
     core = _shrink(mask, feather)
