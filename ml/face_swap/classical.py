@@ -13,8 +13,9 @@ For one target face (478 landmarks):
 3. The source's face, forehead to chin, is mesh-warped onto the moved mesh (back faces culled,
    drawn far to near).
 4. Mask: the moved face oval, cut to the person by MediaPipe selfie segmentation (background
-   showing past the outline is not painted over), minus the target's mouth interior and irises
-   and, in photos, hands in front of the face (MediaPipe Hands).
+   showing past the outline is not painted over), minus the target's mouth interior and irises,
+   hair on either forehead (`forehead_hair`: not the face's own skin colour) and, in photos, hands
+   in front of the face (MediaPipe Hands).
 5. Colour and light: Reinhard transfer in CIE Lab inside the mask, then the target's
    low-frequency lighting (a ratio of mask-normalized blurs of L), so shading falls on the source's
    face as it fell on the target's.
@@ -86,6 +87,7 @@ class SourceFace:
     triangles: np.ndarray  # (T, 3) Delaunay triangles over the 468 mesh points
     face: DetectedFace  # the face in the original source photo
     latent: np.ndarray | None = None  # identity vector for an ONNX swap model
+    hair: np.ndarray | None = None  # uint8, 255 where hair covers the source's forehead
 
 
 @dataclass
@@ -175,15 +177,18 @@ def classical_swap(
     else:
         person_map = None
 
-    # 3. The source's face onto the moved mesh.
+    # 3. The source's face onto the moved mesh (its forehead hair, if any, along as a 4th layer).
+    texture = source.image if source.hair is None else np.dstack([source.image, source.hair])
     warped, covered = warp_mesh(
-        source.image,
+        texture,
         source.landmarks[:NUM_MESH_POINTS, :2],
         moved[:NUM_MESH_POINTS],
         source.triangles,
         shape,
         target_depth=drawn[:NUM_MESH_POINTS, 2],
     )
+    source_hair = warped[..., 3] if source.hair is not None else None
+    warped = np.ascontiguousarray(warped[..., :3])
 
     # 4. The mask: the moved oval, cut to the person, less the target's mouth interior, irises and
     # any hand in front of the face.
@@ -204,6 +209,13 @@ def classical_swap(
     holes = cv2.dilate(holes, _disc(max(1, round(0.01 * size))))
     if hand_mask is not None and hand_mask.any():
         holes |= _grow(hand_mask, 0.02 * size)
+    # Hair on the forehead: the target's fringe stays in front; where the source's fringe was, the
+    # target's own forehead shows (the source's hair is not painted on as if it were skin).
+    hair = forehead_hair(face, moved)
+    if source_hair is not None:
+        hair |= np.where(source_hair > 127, 255, 0).astype(np.uint8)
+    if hair.any():
+        holes |= _grow(hair, 0.01 * size)
     mask &= cv2.bitwise_not(holes)
     feather = max(1, round(blend_margin * size / 2))
     core = _shrink(mask, feather)
@@ -261,6 +273,43 @@ def liquify(layers: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray) -> np.
     if moved.ndim == 3:
         inside = inside[..., None]
     return np.where(inside, moved, layers)
+
+
+# The forehead: the outline's upper arc from temple to temple, closed along the brows' tops.
+FOREHEAD = (
+    127, 162, 21, 54, 103, 67, 109, 10, 338, 297, 332, 284, 251, 389, 356,
+    300, 293, 334, 296, 336, 107, 66, 105, 63, 70,
+)  # fmt: skip
+HAIR_DISTANCE = 4.0  # Mahalanobis distance (Lab) from the face's own skin that marks hair
+
+
+def forehead_hair(rgb: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """A uint8 mask of what on the forehead is not skin (a fringe, a hat's brim), 255 there.
+
+    Skin is learnt from the face itself: the colour (CIE Lab mean and covariance) of the cheeks
+    and nose; forehead pixels far from it (Mahalanobis) are hair.
+    """
+    shape = rgb.shape[:2]
+    size = face_size(landmarks)
+    band = polygon_mask(shape, landmarks, FOREHEAD)
+    skin = polygon_mask(shape, landmarks, FACE_OVAL) & cv2.bitwise_not(band)
+    for feature in FEATURES:
+        hull = cv2.convexHull(np.round(landmarks[list(feature), :2]).astype(np.int32))
+        cv2.fillConvexPoly(skin, hull, 0)
+    skin = _shrink(skin, 0.04 * size)
+    if cv2.countNonZero(skin) < 64 or not band.any():
+        return np.zeros(shape, dtype=np.uint8)
+    lab = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2LAB).astype(np.float32)
+    reference = lab[skin > 0]
+    mean = reference.mean(axis=0)
+    cov = np.cov(reference, rowvar=False) + np.eye(3) * 4.0
+    inside = band > 0
+    diff = lab[inside] - mean
+    distance = np.sqrt(np.einsum("ij,jk,ik->i", diff, np.linalg.inv(cov), diff))
+    hair = np.zeros(shape, dtype=np.uint8)
+    hair[inside] = np.where(distance > HAIR_DISTANCE, 255, 0).astype(np.uint8)
+    hair = cv2.morphologyEx(hair, cv2.MORPH_OPEN, _disc(max(1, round(0.01 * size))))
+    return hair
 
 
 def transfer_shape(target: np.ndarray, source: np.ndarray, amount: float) -> np.ndarray:

@@ -24,6 +24,7 @@ from ml.face_swap.classical import (
     change_region,
     classical_swap,
     fill_outside_face,
+    forehead_hair,
     remove_irises,
 )
 from ml.face_swap.onnx_model import OnnxSwapModel
@@ -137,12 +138,14 @@ class FaceSwapper:
         if scale < 1.0:
             crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
             local *= scale
-        crop = fill_outside_face(np.ascontiguousarray(crop), local)
+        crop = np.ascontiguousarray(crop)
+        hair = forehead_hair(crop, local)
+        crop = fill_outside_face(crop, local)
         if self.eyes == "iris":
             crop = remove_irises(crop, local)
         triangles = delaunay_triangles(local[:NUM_MESH_POINTS, :2])
         latent = self.model.identity(source_rgb, five_points(landmarks)) if self.model else None
-        return SourceFace(crop, local, triangles, face, latent)
+        return SourceFace(crop, local, triangles, face, latent, hair if hair.any() else None)
 
     def swap_image(
         self,
