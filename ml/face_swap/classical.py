@@ -96,6 +96,9 @@ class SwapState:
 
     rate: float = 0.35  # weight of the new frame in the running average
     colour: np.ndarray | None = field(default=None)  # (4, 3): source mean, spread; target's
+    # The liquify's triangulation (mesh and anchor ring), made on the track's first frame and
+    # kept: the topology does not change, and a triangle that flips later is simply not drawn.
+    triangles: np.ndarray | None = field(default=None)
 
     def smooth(self, stats: np.ndarray) -> np.ndarray:
         """The running average of the colour statistics, `stats` being this frame's."""
@@ -148,7 +151,13 @@ def classical_swap(
     if shape_transfer > 0:
         src_pts = np.vstack([local[:NUM_MESH_POINTS], ring])
         dst_pts = np.vstack([moved[:NUM_MESH_POINTS], ring])
-        morphed = liquify(layers, src_pts, dst_pts)
+        if state is not None and state.triangles is not None:
+            triangles = state.triangles
+        else:
+            triangles = delaunay_triangles(dst_pts)
+            if state is not None:
+                state.triangles = triangles
+        morphed = liquify(layers, src_pts, dst_pts, triangles)
     target = np.ascontiguousarray(morphed[..., :3])
     # Hands in front of the face stay where they are, as they are: not warped, not painted over.
     in_front = hands(region) if hands is not None else None
@@ -245,8 +254,14 @@ def classical_swap(
     return out
 
 
-def liquify(layers: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray) -> np.ndarray:
-    """`layers` warped so that its points `src_pts` land on `dst_pts` (piecewise affine).
+def liquify(
+    layers: np.ndarray,
+    src_pts: np.ndarray,
+    dst_pts: np.ndarray,
+    triangles: np.ndarray | None = None,
+) -> np.ndarray:
+    """`layers` warped so that its points `src_pts` land on `dst_pts` (piecewise affine over
+    `triangles`, by default the Delaunay triangulation of `dst_pts`).
 
     The warp's maps are continuous and piecewise linear, so they are computed at half resolution
     (by warping a grid of coordinates) and interpolated: the same picture at a quarter of the cost.
@@ -260,7 +275,11 @@ def liquify(layers: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray) -> np.
     grid = np.dstack(np.meshgrid(xs, ys))
     to_small = lambda pts: (np.asarray(pts, dtype=np.float64) + 0.5) / step - 0.5  # noqa: E731
     maps, covered = warp_mesh(
-        grid, to_small(src_pts), to_small(dst_pts), delaunay_triangles(dst_pts), small
+        grid,
+        to_small(src_pts),
+        to_small(dst_pts),
+        delaunay_triangles(dst_pts) if triangles is None else triangles,
+        small,
     )
     # Outside the triangles the map is the identity, so it stays continuous when interpolated.
     maps = np.where(covered[..., None] > 0, maps, grid)
