@@ -318,7 +318,10 @@ def forehead_hair(rgb: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     skin = _shrink(skin, 0.04 * size)
     if cv2.countNonZero(skin) < 64 or not band.any():
         return np.zeros(shape, dtype=np.uint8)
-    lab = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2LAB).astype(np.float32)
+    # Smoothed first: single-pixel noise must not flip pixels between hair and skin (in a video
+    # that would shimmer along a fringe's edge).
+    smooth = cv2.GaussianBlur(np.ascontiguousarray(rgb), (0, 0), max(1.0, 0.012 * size))
+    lab = cv2.cvtColor(smooth, cv2.COLOR_RGB2LAB).astype(np.float32)
     reference = lab[skin > 0]
     mean = reference.mean(axis=0)
     cov = np.cov(reference, rowvar=False) + np.eye(3) * 4.0
@@ -327,8 +330,8 @@ def forehead_hair(rgb: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     distance = np.sqrt(np.einsum("ij,jk,ik->i", diff, np.linalg.inv(cov), diff))
     hair = np.zeros(shape, dtype=np.uint8)
     hair[inside] = np.where(distance > HAIR_DISTANCE, 255, 0).astype(np.uint8)
-    hair = cv2.morphologyEx(hair, cv2.MORPH_OPEN, _disc(max(1, round(0.01 * size))))
-    return hair
+    hair = cv2.morphologyEx(hair, cv2.MORPH_OPEN, _disc(max(1, round(0.015 * size))))
+    return cv2.morphologyEx(hair, cv2.MORPH_CLOSE, _disc(max(1, round(0.015 * size))))
 
 
 def transfer_shape(target: np.ndarray, source: np.ndarray, amount: float) -> np.ndarray:
