@@ -13,7 +13,9 @@ For one target face (478 landmarks):
 3. The source's face, forehead to chin, is mesh-warped onto the moved mesh (back faces culled,
    drawn far to near).
 4. Mask: the moved face oval, cut to the person by MediaPipe selfie segmentation (background
-   showing past the outline is not painted over), minus the target's mouth interior and irises.
+   showing past the outline is not painted over), minus the target's mouth interior and irises,
+   hair on either forehead (`forehead_hair`: not the face's own skin colour) and, in photos, hands
+   in front of the face (MediaPipe Hands).
 5. Colour and light: Reinhard transfer in CIE Lab inside the mask, then the target's
    low-frequency lighting (a ratio of mask-normalized blurs of L), so shading falls on the source's
    face as it fell on the target's.
@@ -23,6 +25,7 @@ For one target face (478 landmarks):
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 import cv2
@@ -71,7 +74,8 @@ FEATURES = (
         *(405, 409, 415),
     ),  # the lips
 )
-COLOUR_BOUNDS = (0.75, 1.33)  # the Reinhard spread ratio's bounds
+# The Reinhard spread ratio's bounds, lightness and chroma (a grey target gets a grey face).
+COLOUR_BOUNDS = (np.array([0.75, 0.1, 0.1]), np.array([1.33, 1.33, 1.33]))
 
 
 @dataclass(frozen=True, eq=False)
@@ -83,6 +87,7 @@ class SourceFace:
     triangles: np.ndarray  # (T, 3) Delaunay triangles over the 468 mesh points
     face: DetectedFace  # the face in the original source photo
     latent: np.ndarray | None = None  # identity vector for an ONNX swap model
+    hair: np.ndarray | None = None  # uint8, 255 where hair covers the source's forehead
 
 
 @dataclass
@@ -91,6 +96,9 @@ class SwapState:
 
     rate: float = 0.35  # weight of the new frame in the running average
     colour: np.ndarray | None = field(default=None)  # (4, 3): source mean, spread; target's
+    # The liquify's triangulation (mesh and anchor ring), made on the track's first frame and
+    # kept: the topology does not change, and a triangle that flips later is simply not drawn.
+    triangles: np.ndarray | None = field(default=None)
 
     def smooth(self, stats: np.ndarray) -> np.ndarray:
         """The running average of the colour statistics, `stats` being this frame's."""
@@ -111,11 +119,13 @@ def classical_swap(
     segment=None,
     person: np.ndarray | None = None,
     state: SwapState | None = None,
+    hands=None,
 ) -> np.ndarray:
     """Swap the source onto one target face; a new image.
 
     `segment(rgb) -> float map` gives the person's probability (selfie segmentation) for the
-    region, unless `person` (the whole image's map, e.g. smoothed over a video) is given.
+    region, unless `person` (the whole image's map, e.g. smoothed over a video) is given;
+    `hands(rgb) -> uint8 mask` finds hands in front of the face, which are left as they are.
     """
     height, width = image.shape[:2]
     points = np.asarray(landmarks, dtype=np.float32)
@@ -141,33 +151,60 @@ def classical_swap(
     if shape_transfer > 0:
         src_pts = np.vstack([local[:NUM_MESH_POINTS], ring])
         dst_pts = np.vstack([moved[:NUM_MESH_POINTS], ring])
-        warped_layers, covered = warp_mesh(
-            layers, src_pts, dst_pts, delaunay_triangles(dst_pts), shape
-        )
-        morphed = np.where(covered[..., None] > 0, warped_layers, layers)
+        if state is not None and state.triangles is not None:
+            triangles = state.triangles
+        else:
+            triangles = delaunay_triangles(dst_pts)
+            if state is not None:
+                state.triangles = triangles
+        morphed = liquify(layers, src_pts, dst_pts, triangles)
     target = np.ascontiguousarray(morphed[..., :3])
+    # Hands in front of the face stay where they are, as they are: not warped, not painted over.
+    in_front = hands(region) if hands is not None else None
+    if in_front is not None and in_front.any():
+        target = np.where(in_front[..., None] > 0, region, target)
+    else:
+        in_front = None
+
+    # Steps 3-6 need only the box around the moved face.
+    bx1, by1 = np.floor(moved[:NUM_MESH_POINTS].min(axis=0)).astype(int) - 4
+    bx2, by2 = np.ceil(moved[:NUM_MESH_POINTS].max(axis=0)).astype(int) + 4
+    bx1, by1 = max(bx1, 0), max(by1, 0)
+    bx2, by2 = min(bx2, target.shape[1]), min(by2, target.shape[0])
+    if bx2 - bx1 < 16 or by2 - by1 < 16:
+        out = image.copy()
+        out[y1:y2, x1:x2] = target
+        return out
+    face = target[by1:by2, bx1:bx2]
+    moved = moved - np.array([bx1, by1], dtype=np.float32)
+    shape = face.shape[:2]
+    hand_mask = in_front[by1:by2, bx1:bx2] if in_front is not None else None
     if person is not None:
-        person_map = morphed[..., 3].astype(np.float32) / 255.0
+        person_map = morphed[by1:by2, bx1:bx2, 3].astype(np.float32) / 255.0
     elif segment is not None:
-        person_map = segment(target)
+        person_map = segment(np.ascontiguousarray(face))
     else:
         person_map = None
 
-    # 3. The source's face onto the moved mesh.
+    # 3. The source's face onto the moved mesh (its forehead hair, if any, along as a 4th layer).
+    texture = source.image if source.hair is None else np.dstack([source.image, source.hair])
     warped, covered = warp_mesh(
-        source.image,
+        texture,
         source.landmarks[:NUM_MESH_POINTS, :2],
         moved[:NUM_MESH_POINTS],
         source.triangles,
         shape,
         target_depth=drawn[:NUM_MESH_POINTS, 2],
     )
+    source_hair = warped[..., 3] if source.hair is not None else None
+    warped = np.ascontiguousarray(warped[..., :3])
 
-    # 4. The mask: the moved oval, cut to the person, less the target's mouth interior and irises.
+    # 4. The mask: the moved oval, cut to the person, less the target's mouth interior, irises and
+    # any hand in front of the face.
     mask = polygon_mask(shape, moved, FACE_OVAL) & covered
     if person_map is not None:
         body = (person_map > 0.5).astype(np.uint8) * 255
-        body = cv2.dilate(body, _disc(max(1, round(0.02 * size))))
+        body = _grow(body, 0.02 * size)
         cut = mask & body
         # A segmentation that loses most of the face is wrong about this face: ignore it.
         if cv2.countNonZero(cut) >= 0.7 * cv2.countNonZero(mask):
@@ -179,9 +216,18 @@ def classical_swap(
     elif eyes == "iris":
         holes |= iris_mask(shape, moved)
     holes = cv2.dilate(holes, _disc(max(1, round(0.01 * size))))
+    if hand_mask is not None and hand_mask.any():
+        holes |= _grow(hand_mask, 0.02 * size)
+    # Hair on the forehead: the target's fringe stays in front; where the source's fringe was, the
+    # target's own forehead shows (the source's hair is not painted on as if it were skin).
+    hair = forehead_hair(face, moved)
+    if source_hair is not None:
+        hair |= np.where(source_hair > 127, 255, 0).astype(np.uint8)
+    if hair.any():
+        holes |= _grow(hair, 0.01 * size)
     mask &= cv2.bitwise_not(holes)
     feather = max(1, round(blend_margin * size / 2))
-    core = cv2.erode(mask, _disc(feather))
+    core = _shrink(mask, feather)
     if cv2.countNonZero(core) < 64:
         out = image.copy()
         out[y1:y2, x1:x2] = target
@@ -194,18 +240,98 @@ def classical_swap(
     for feature in FEATURES:
         hull = cv2.convexHull(np.round(moved[list(feature)]).astype(np.int32))
         cv2.fillConvexPoly(skin, hull, 0)
-    skin = cv2.erode(skin, _disc(max(1, round(0.03 * size))))
+    skin = _shrink(skin, 0.03 * size)
     if cv2.countNonZero(skin) < 0.2 * cv2.countNonZero(core):
         skin = core
-    matched = match_colour_and_light(warped, target, skin, size, state)
-    matched = np.where(covered[..., None] > 0, matched, target)
+    matched = match_colour_and_light(warped, face, skin, size, state)
+    matched = np.where(covered[..., None] > 0, matched, face)
 
     # 6. Multi-band blend.
-    blended = pyramid_blend(matched, target, alpha)
-    blended = np.where(alpha[..., None] > 0, blended, target)
+    blended = pyramid_blend(matched, face, alpha)
+    target[by1:by2, bx1:bx2] = np.where(alpha[..., None] > 0, blended, face)
     out = image.copy()
-    out[y1:y2, x1:x2] = blended
+    out[y1:y2, x1:x2] = target
     return out
+
+
+def liquify(
+    layers: np.ndarray,
+    src_pts: np.ndarray,
+    dst_pts: np.ndarray,
+    triangles: np.ndarray | None = None,
+) -> np.ndarray:
+    """`layers` warped so that its points `src_pts` land on `dst_pts` (piecewise affine over
+    `triangles`, by default the Delaunay triangulation of `dst_pts`).
+
+    The warp's maps are continuous and piecewise linear, so they are computed at half resolution
+    (by warping a grid of coordinates) and interpolated: the same picture at a quarter of the cost.
+    """
+    height, width = layers.shape[:2]
+    step = 2 if min(height, width) >= 64 else 1
+    small = (-(-height // step), -(-width // step))
+    # Sample positions of the small grid in full-resolution pixels (cv2.resize's convention).
+    xs = (np.arange(small[1], dtype=np.float32) + 0.5) * step - 0.5
+    ys = (np.arange(small[0], dtype=np.float32) + 0.5) * step - 0.5
+    grid = np.dstack(np.meshgrid(xs, ys))
+    to_small = lambda pts: (np.asarray(pts, dtype=np.float64) + 0.5) / step - 0.5  # noqa: E731
+    maps, covered = warp_mesh(
+        grid,
+        to_small(src_pts),
+        to_small(dst_pts),
+        delaunay_triangles(dst_pts) if triangles is None else triangles,
+        small,
+    )
+    # Outside the triangles the map is the identity, so it stays continuous when interpolated.
+    maps = np.where(covered[..., None] > 0, maps, grid)
+    maps = cv2.resize(maps, (width, height), interpolation=cv2.INTER_LINEAR)
+    covered = cv2.resize(covered, (width, height), interpolation=cv2.INTER_NEAREST)
+    moved = cv2.remap(
+        layers, maps[..., 0], maps[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
+    inside = covered > 0  # the picture stays exactly as it was outside the warp's reach
+    if moved.ndim == 3:
+        inside = inside[..., None]
+    return np.where(inside, moved, layers)
+
+
+# The forehead: the outline's upper arc from temple to temple, closed along the brows' tops.
+FOREHEAD = (
+    127, 162, 21, 54, 103, 67, 109, 10, 338, 297, 332, 284, 251, 389, 356,
+    300, 293, 334, 296, 336, 107, 66, 105, 63, 70,
+)  # fmt: skip
+HAIR_DISTANCE = 4.0  # Mahalanobis distance (Lab) from the face's own skin that marks hair
+
+
+def forehead_hair(rgb: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """A uint8 mask of what on the forehead is not skin (a fringe, a hat's brim), 255 there.
+
+    Skin is learnt from the face itself: the colour (CIE Lab mean and covariance) of the cheeks
+    and nose; forehead pixels far from it (Mahalanobis) are hair.
+    """
+    shape = rgb.shape[:2]
+    size = face_size(landmarks)
+    band = polygon_mask(shape, landmarks, FOREHEAD)
+    skin = polygon_mask(shape, landmarks, FACE_OVAL) & cv2.bitwise_not(band)
+    for feature in FEATURES:
+        hull = cv2.convexHull(np.round(landmarks[list(feature), :2]).astype(np.int32))
+        cv2.fillConvexPoly(skin, hull, 0)
+    skin = _shrink(skin, 0.04 * size)
+    if cv2.countNonZero(skin) < 64 or not band.any():
+        return np.zeros(shape, dtype=np.uint8)
+    # Smoothed first: single-pixel noise must not flip pixels between hair and skin (in a video
+    # that would shimmer along a fringe's edge).
+    smooth = cv2.GaussianBlur(np.ascontiguousarray(rgb), (0, 0), max(1.0, 0.012 * size))
+    lab = cv2.cvtColor(smooth, cv2.COLOR_RGB2LAB).astype(np.float32)
+    reference = lab[skin > 0]
+    mean = reference.mean(axis=0)
+    cov = np.cov(reference, rowvar=False) + np.eye(3) * 4.0
+    inside = band > 0
+    diff = lab[inside] - mean
+    distance = np.sqrt(np.einsum("ij,jk,ik->i", diff, np.linalg.inv(cov), diff))
+    hair = np.zeros(shape, dtype=np.uint8)
+    hair[inside] = np.where(distance > HAIR_DISTANCE, 255, 0).astype(np.uint8)
+    hair = cv2.morphologyEx(hair, cv2.MORPH_OPEN, _disc(max(1, round(0.015 * size))))
+    return cv2.morphologyEx(hair, cv2.MORPH_CLOSE, _disc(max(1, round(0.015 * size))))
 
 
 def transfer_shape(target: np.ndarray, source: np.ndarray, amount: float) -> np.ndarray:
@@ -346,6 +472,18 @@ def fill_outside_face(crop: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     return cv2.inpaint(crop, cv2.bitwise_not(inside), 5, cv2.INPAINT_TELEA)
 
 
+def _shrink(mask: np.ndarray, radius: float) -> np.ndarray:
+    """`mask` eroded by a disc of `radius` pixels (a distance transform: any radius, one pass)."""
+    inside = cv2.distanceTransform(mask, cv2.DIST_L2, 3)
+    return np.where(inside > radius, 255, 0).astype(np.uint8)
+
+
+def _grow(mask: np.ndarray, radius: float) -> np.ndarray:
+    """`mask` dilated by a disc of `radius` pixels."""
+    outside = cv2.distanceTransform(cv2.bitwise_not(mask), cv2.DIST_L2, 3)
+    return np.where(outside <= radius, 255, 0).astype(np.uint8)
+
+
 def _disc(radius: int) -> np.ndarray:
     """An elliptic structuring element of this radius."""
     side = 2 * max(int(radius), 0) + 1
@@ -357,7 +495,8 @@ def source_fitness(landmarks: np.ndarray, rgb: np.ndarray | None = None) -> floa
 
     The sum of the head's turn (the nose tip's offset from the eyes' midpoint, in eye distances),
     the mouth's opening (an open source mouth paints its teeth onto the target's lips) and, given
-    the image, hidden eyes (eye openings much darker than the cheeks: sunglasses).
+    the image, hands over the face (MediaPipe Hands: a hand on the chin would be painted onto the
+    target). Sunglasses it cannot see (lens reflections look like eyes to simple statistics).
     """
     from ml.face_mesh import mouth_opening
 
@@ -369,15 +508,38 @@ def source_fitness(landmarks: np.ndarray, rgb: np.ndarray | None = None) -> floa
     axis = (left - right) / eyes
     score = abs(float((pts[1] - (left + right) / 2) @ axis)) / eyes + mouth_opening(landmarks)
     if rgb is not None:
-        grey = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
-        openings = polygon_mask(grey.shape, pts, RIGHT_EYE) | polygon_mask(
-            grey.shape, pts, LEFT_EYE
-        )
-        cheeks = np.zeros_like(grey)
-        for point in (50, 280):  # cheekbones
-            centre = (round(pts[point, 0]), round(pts[point, 1]))
-            cv2.circle(cheeks, centre, max(1, round(0.12 * eyes)), 255, -1)
-        if openings.any() and cheeks.any():
-            ratio = float(grey[openings > 0].mean()) / max(float(grey[cheeks > 0].mean()), 1.0)
-            score += 4.0 * max(0.0, 0.45 - ratio)
-    return score
+        score += 4.0 * _hand_cover(rgb, pts)
+    return float(score)
+
+
+_HANDS: list = []  # the MediaPipe Hands graph, built on first use
+_HANDS_LOCK = threading.Lock()
+
+
+def _hand_cover(rgb: np.ndarray, points: np.ndarray) -> float:
+    """The share of the face's box (grown) that boxes around detected hands cover (0-1)."""
+    height, width = rgb.shape[:2]
+    with _HANDS_LOCK:
+        if not _HANDS:
+            import mediapipe as mp
+
+            _HANDS.append(
+                mp.solutions.hands.Hands(
+                    static_image_mode=True, max_num_hands=2, min_detection_confidence=0.5
+                )
+            )
+        found = _HANDS[0].process(np.ascontiguousarray(rgb))
+    # The face's box grown by a tenth a side: a hand touching the chin bends the mesh there.
+    fx1, fy1 = points[:NUM_MESH_POINTS].min(axis=0)
+    fx2, fy2 = points[:NUM_MESH_POINTS].max(axis=0)
+    grow_x, grow_y = 0.1 * (fx2 - fx1), 0.1 * (fy2 - fy1)
+    fx1, fy1, fx2, fy2 = fx1 - grow_x, fy1 - grow_y, fx2 + grow_x, fy2 + grow_y
+    area = max((fx2 - fx1) * (fy2 - fy1), 1.0)
+    cover = 0.0
+    for hand in found.multi_hand_landmarks or []:
+        xs = [p.x * width for p in hand.landmark]
+        ys = [p.y * height for p in hand.landmark]
+        ix = max(0.0, min(fx2, max(xs)) - max(fx1, min(xs)))
+        iy = max(0.0, min(fy2, max(ys)) - max(fy1, min(ys)))
+        cover += ix * iy / area
+    return min(cover, 1.0)

@@ -24,10 +24,11 @@ from ml.face_swap.classical import (
     change_region,
     classical_swap,
     fill_outside_face,
+    forehead_hair,
     remove_irises,
 )
 from ml.face_swap.onnx_model import OnnxSwapModel
-from ml.face_swap.segmentation import GENERAL, LANDSCAPE, PersonSegmenter
+from ml.face_swap.segmentation import GENERAL, LANDSCAPE, HandFinder, PersonSegmenter
 from ml.images import as_rgb
 from ml.tracking import FaceTracker, OneEuroFilter
 
@@ -66,9 +67,11 @@ class FaceSwapper:
         shape_transfer: float = SHAPE_TRANSFER,
         eyes: str = "iris",
         segment: bool = True,
+        hands: bool = True,
     ) -> None:
         """`blend_margin`: blended edge, in face sizes; `shape_transfer`: 0 (target's) to 1;
-        `segment`: cut the mask to the person (selfie segmentation)."""
+        `segment`: cut the mask to the person (selfie segmentation); `hands`: leave hands in
+        front of a face in photos (MediaPipe Hands; videos skip it, see VideoSwapper)."""
         if not 0.0 < blend_margin < 0.25:
             raise ValueError("blend_margin must be in (0, 0.25)")
         if not 0.0 <= shape_transfer <= 1.0:
@@ -82,6 +85,7 @@ class FaceSwapper:
         self.model = model
         self.blend_margin = float(blend_margin)
         self.segmenter = PersonSegmenter(GENERAL) if segment else None
+        self.hand_finder = HandFinder() if hands else None
 
     @classmethod
     def from_model_dir(
@@ -134,12 +138,14 @@ class FaceSwapper:
         if scale < 1.0:
             crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
             local *= scale
-        crop = fill_outside_face(np.ascontiguousarray(crop), local)
+        crop = np.ascontiguousarray(crop)
+        hair = forehead_hair(crop, local)
+        crop = fill_outside_face(crop, local)
         if self.eyes == "iris":
             crop = remove_irises(crop, local)
         triangles = delaunay_triangles(local[:NUM_MESH_POINTS, :2])
         latent = self.model.identity(source_rgb, five_points(landmarks)) if self.model else None
-        return SourceFace(crop, local, triangles, face, latent)
+        return SourceFace(crop, local, triangles, face, latent, hair if hair.any() else None)
 
     def swap_image(
         self,
@@ -171,11 +177,13 @@ class FaceSwapper:
         landmarks: np.ndarray,
         person: np.ndarray | None = None,
         state: SwapState | None = None,
+        find_hands: bool = True,
     ) -> np.ndarray:
         """Swap the source onto the one face whose (478, 3) landmarks are given; a new image.
 
         `person`: the image's person probability map (else segmented here when `segment`);
-        `state`: a video track's smoothed colour statistics.
+        `state`: a video track's smoothed colour statistics; `find_hands`: look for hands in
+        front of the face (when the swapper has `hands`).
         """
         if self.model is not None:
             if source.latent is None:
@@ -191,6 +199,7 @@ class FaceSwapper:
             segment=self.segmenter,
             person=person,
             state=state,
+            hands=self.hand_finder if find_hands else None,
         )
 
     def face_mask(self, shape: tuple[int, int], landmarks: np.ndarray) -> np.ndarray:
@@ -207,7 +216,8 @@ class VideoSwapper:
     The faces chosen by `target_ids` (ids of the first frame's faces, largest first; None: every
     face in every frame) are followed by tracker id. Landmarks (One-Euro) and colour statistics
     (running average) are smoothed per track; the person segmentation of the whole frame is a
-    running average too, so the mask's edge does not shimmer.
+    running average too, so the mask's edge does not shimmer. Hands in front of a face are not
+    looked for (MediaPipe Hands costs ~50 ms a frame here, which the frame rate cannot afford).
     """
 
     def __init__(
@@ -271,7 +281,9 @@ class VideoSwapper:
                 landmarks = self._smoothed(track.id, landmarks, index)
             self._last[track.id] = (landmarks, track.box)
             state = self._states.setdefault(track.id, SwapState())
-            out = self.swapper.swap_face(out, self.source, landmarks, person=person, state=state)
+            out = self.swapper.swap_face(
+                out, self.source, landmarks, person=person, state=state, find_hands=False
+            )
             swapped.append(track.id)
         self.swapped_per_frame.append(swapped)
         return out

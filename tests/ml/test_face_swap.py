@@ -226,6 +226,22 @@ def test_the_target_keeps_its_mouth_interior_and_eyes(swapper, dataset):
     assert not np.array_equal(result[openings & ~irises], target[openings & ~irises])
 
 
+def test_a_hand_in_front_of_the_face_is_left_in_front(swapper, dataset):
+    target = photo(dataset, "val", "mindy_kaling", 0)  # her hand on her chin
+    result = swapper.swap_image(photo(dataset, *PAIRS[0][0]), target).image
+    landmarks = swapper.mesher.landmarks(target, swapper.detect(target)[0].box)
+    oval = polygon_mask(target.shape[:2], landmarks, FACE_OVAL) > 0
+    hand = (swapper.hand_finder(target) > 0) & oval
+    assert hand.sum() > 300  # the hand covers part of the face
+    changed = np.abs(result.astype(int) - target.astype(int)).sum(axis=2)
+    hand = cv2.erode(hand.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
+    assert changed[hand].mean() < 0.3 * changed[oval & ~hand].mean()
+    without = FaceSwapper(swapper.detector, swapper.mesher, hands=False)
+    changed = np.abs(without.swap_image(photo(dataset, *PAIRS[0][0]), target).image.astype(int)
+                     - target.astype(int)).sum(axis=2)  # fmt: skip
+    assert changed[hand].mean() > 0.5 * changed[oval & ~hand].mean()  # painted over without
+
+
 def test_only_the_chosen_faces_are_swapped(swapper, dataset):
     left, right = photo(dataset, "val", "madonna", 1), photo(dataset, "val", "ben_afflek", 1)
     right = cv2.resize(
