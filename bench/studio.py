@@ -2,7 +2,8 @@
 
 One section per effect; `main()` runs every section and prints Markdown for bench/RESULTS.md.
 Run with `.venv/bin/python bench/studio.py` (or `make bench`); `--only face_swap` or
-`--only anonymize` runs one section.
+`--only anonymize` runs one section; `--save DIR` writes the face swap's before/after PNGs (one
+per source and target person) to look at.
 
 - face swap: identity moved (FaceNet cosine to the source and to the original target, before and
   after, over every cross-person pair of the 5-celebrity photos), face still detected; time per
@@ -14,6 +15,7 @@ Run with `.venv/bin/python bench/studio.py` (or `make bench`); `--only face_swap
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import platform
 import sys
@@ -58,13 +60,43 @@ def to_long_side(rgb: np.ndarray, side: int) -> np.ndarray:
 # -- face swap -----------------------------------------------------------------------------------
 
 
-def source_photo(person: str) -> np.ndarray:
-    """The source photo used for a person: a train photo (the targets are val photos)."""
-    index = {"jerry_seinfeld": 9}.get(person, 0)
-    return load(photos("train", person)[index])
+_SOURCES: dict[str, np.ndarray] = {}
+SOURCE_NAMES: dict[str, str] = {}
 
 
-def bench_face_swap(analyzer: FaceAnalyzer) -> None:
+def source_photo(person: str, analyzer: FaceAnalyzer | None = None) -> np.ndarray:
+    """A person's source photo: the train photo (the targets are val photos) that is the best
+    swap source by `source_fitness` (the most frontal, mouth closed, no hand on the face), as a
+    user would pick one."""
+    if person not in _SOURCES:
+        from ml.face_mesh import FaceMesher
+        from ml.face_swap import source_fitness
+
+        analyzer = analyzer or FaceAnalyzer.from_model_dir(MODEL_DIR)
+        mesher = FaceMesher()
+        best, best_score = None, float("inf")
+        for path in photos("train", person):
+            rgb = load(path)
+            faces = analyzer.detectors["photo"].detect(rgb)
+            landmarks = mesher.landmarks(rgb, faces[0].box) if faces else None
+            if landmarks is None:
+                continue
+            score = source_fitness(landmarks, rgb)
+            if score < best_score:
+                best, best_score, SOURCE_NAMES[person] = rgb, score, path.name
+        _SOURCES[person] = best
+    return _SOURCES[person]
+
+
+def save_example(folder: Path, name: str, source: np.ndarray, target, result) -> None:
+    """Source | target | result, 360 px tall, as a PNG to look at."""
+    row = [cv2.resize(x, (round(x.shape[1] * 360 / x.shape[0]), 360)) for x in (source, target)]
+    row.append(cv2.resize(result, (row[1].shape[1], 360)))
+    folder.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(folder / f"{name}.png"), cv2.cvtColor(np.hstack(row), cv2.COLOR_RGB2BGR))
+
+
+def bench_face_swap(analyzer: FaceAnalyzer, save: Path | None = None) -> None:
     """Identity moved, face kept, time per 1280-px photo and frames/s on 640x360 videos."""
     from ml.face_mesh import FaceMesher
     from ml.face_swap import FaceSwapper, VideoSwapper
@@ -78,7 +110,7 @@ def bench_face_swap(analyzer: FaceAnalyzer) -> None:
     before_src, after_src, after_tgt, kept_face, pairs = [], [], [], 0, 0
     recognized_as_source, recognized_as_target = 0, 0
     for source_person in PEOPLE:
-        source = source_photo(source_person)
+        source = source_photo(source_person, analyzer)
         e_source = analyzer.analyze(source)[0].embedding
         for target_person in PEOPLE:
             if target_person == source_person:
@@ -92,6 +124,9 @@ def bench_face_swap(analyzer: FaceAnalyzer) -> None:
                 if not result.swapped_ids:
                     continue
                 pairs += 1
+                if save is not None and path == photos("val", target_person)[0]:
+                    name = f"{source_person}_on_{target_person}"
+                    save_example(save, name, source, target, result.image)
                 found = analyzer.analyze(result.image)
                 if not found:
                     continue
@@ -103,6 +138,8 @@ def bench_face_swap(analyzer: FaceAnalyzer) -> None:
                 recognized_as_source += after_src[-1] >= THRESHOLD
                 recognized_as_target += after_tgt[-1] >= THRESHOLD
     moved = sum(a > b for a, b in zip(after_src, before_src, strict=True))
+    chosen = ", ".join(f"{person} {SOURCE_NAMES.get(person, '?')[:32]}…" for person in PEOPLE)
+    print(f"Sources (one train photo a person, the best by `source_fitness`): {chosen}.\n")
     print(
         "Identity, over every (source person, other person's val photo) pair; cosines of "
         f"FaceNet embeddings (threshold {THRESHOLD}):\n"
@@ -122,7 +159,7 @@ def bench_face_swap(analyzer: FaceAnalyzer) -> None:
           f"{recognized_as_source}/{len(after_src)} |\n")  # fmt: skip
 
     # 2. Photos: every val photo brought to 1280 px on its long side (large faces: worst case).
-    source = source_photo("jerry_seinfeld")
+    source = source_photo("jerry_seinfeld", analyzer)
     swapper.swap_image(source, to_long_side(load(photos("val", "madonna")[0]), 1280))  # warm-up
     totals: list[float] = []
     missed: list[str] = []
@@ -154,7 +191,7 @@ def bench_face_swap(analyzer: FaceAnalyzer) -> None:
                 stages[name].append(seconds)
     print(
         f"Photo: {len(totals)} val photos resized to 1280 px on the long side (one face of "
-        "~450-900 px), source Jerry Seinfeld (a 300-px train photo), `swap_image` end to end:\n"
+        "~450-900 px), source Jerry Seinfeld (his train photo above), `swap_image` end to end:\n"
     )
     print("| stage | p50 ms | p90 ms | n |")
     print("|---|---|---|---|")
@@ -164,7 +201,7 @@ def bench_face_swap(analyzer: FaceAnalyzer) -> None:
         "source": "prepare the source (detect, mesh, triangulate, inpaint rim)",
         "detect": "detect target faces (MTCNN, photo preset)",
         "mesh": "target face mesh (crop → MediaPipe)",
-        "swap": "warp + colour + Poisson blend, one face",
+        "swap": "swap one face: shape, liquify, warp, segment, colour and light, blend",
     }
     for name, values in stages.items():
         print(f"| {labels[name]} | {pct(values, 50):.0f} | {pct(values, 90):.0f} | {len(values)} |")
@@ -201,6 +238,33 @@ def bench_face_swap(analyzer: FaceAnalyzer) -> None:
                   f"{complete}/{info.frames} |")  # fmt: skip
     print()
 
+    # 4. Stability: a still shot with sensor noise; frame-to-frame change inside the face.
+    target = load(photos("val", "ben_afflek")[1])
+    rng = np.random.default_rng(3)
+    frames = [
+        np.clip(target + rng.normal(0.0, 3.0, target.shape), 0, 255).astype(np.uint8)
+        for _ in range(25)
+    ]
+    video = VideoSwapper(swapper, source, fps=25)
+    out = [video(frame, index) for index, frame in enumerate(frames)]
+    single = [swapper.swap_image(source, frame).image for frame in frames]
+    landmarks = swapper.mesher.landmarks(target, swapper.detect(target)[0].box)
+    from ml.face_mesh import FACE_OVAL, polygon_mask
+
+    face = polygon_mask(target.shape[:2], landmarks, FACE_OVAL) > 0
+
+    def flicker(sequence: list[np.ndarray]) -> float:
+        steps = itertools.pairwise(sequence[2:])
+        return float(np.mean([np.abs(b[face].astype(int) - a[face]).mean() for a, b in steps]))
+
+    print(
+        "Stability: a still shot (a val photo, 25 frames, Gaussian noise sigma 3 added to each), "
+        "mean absolute change from one frame to the next inside the face (0-255):\n"
+    )
+    print("| input | `VideoSwapper` (tracked, smoothed) | each frame swapped on its own |")
+    print("|---|---|---|")
+    print(f"| {flicker(frames):.2f} | **{flicker(out):.2f}** | {flicker(single):.2f} |\n")
+
 
 # -- anonymize -----------------------------------------------------------------------------------
 
@@ -220,6 +284,7 @@ def main() -> None:
     """Load the recognizer once and run the sections."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=sorted(SECTIONS), action="append")
+    parser.add_argument("--save", type=Path, help="face swap: write before/after PNGs here")
     args = parser.parse_args()
     started = time.perf_counter()
     analyzer = FaceAnalyzer.from_model_dir(MODEL_DIR)
@@ -231,7 +296,10 @@ def main() -> None:
     for name, section in SECTIONS.items():
         if args.only and name not in args.only:
             continue
-        section(analyzer)
+        if name == "face_swap":
+            section(analyzer, save=args.save)
+        else:
+            section(analyzer)
     load1, _, _ = os.getloadavg()
     print(f"Whole run {time.perf_counter() - started:.0f} s; load average {load1:.1f} at the end.")
 

@@ -102,3 +102,11 @@ def enrolled_app(tmp_path, enrolled):
 def admin_client(app, client):
     create_user(app)
     return login(client)
+
+
+@pytest.fixture(scope="session")
+def people_bank(tmp_path_factory) -> Path:
+    """A face bank of generated people (tests/people_helpers.py), built once per run."""
+    from tests.people_helpers import build_people_bank
+
+    return build_people_bank(tmp_path_factory.mktemp("people-bank"))

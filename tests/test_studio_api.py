@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -308,7 +309,7 @@ def test_queued_jobs_cancel_and_retry(studio_app, pix):
     assert response.headers["Location"] == body["status_url"]
     status = pix.get(body["status_url"]).get_json()
     assert status["status"] == "queued" and status["progress"] == 0 and status["result"] is None
-    assert status["params"] == {"consent": True, "targets": [1]}
+    assert status["params"] == {"consent": True, "targets": [1], "person": None}
     with studio_app.app_context():
         assert pending_count() == 1  # the message really is in the SQLite queue
     assert pix.post(f"{body['status_url']}/retry").status_code == 409
@@ -377,8 +378,7 @@ def test_openapi_document_matches_the_routes(studio_app):
     for rule in studio_app.url_map.iter_rules():
         if rule.rule.startswith(API):
             path = rule.rule[len(API) :]
-            for converter in ("<int:media_id>", "<int:job_id>"):
-                path = path.replace(converter, "{" + converter[5:-1] + "}")
+            path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", path)  # <int:job_id> -> {job_id}
             for method in rule.methods - {"HEAD", "OPTIONS"}:
                 routes.add((path, method.lower()))
     documented = {(path, method) for path, item in doc["paths"].items() for method in item}

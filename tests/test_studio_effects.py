@@ -79,9 +79,11 @@ def test_the_effect_list_carries_the_schemas_for_a_client_form(pix):
     assert [e["name"] for e in listed] == list(all_effects())
     swap = next(e for e in listed if e["name"] == "face_swap")
     assert swap["needs_source"] and swap["needs_faces"]
-    assert swap["params_schema"]["properties"]["consent"]["const"] is True
+    # Consent is required with a source photo; a generated person may stand in for the photo.
+    assert swap["params_schema"]["properties"]["consent"]["x-required-with"] == "source"
     roles = {i["role"]: i for i in swap["inputs"]}
     assert roles["source"]["accepts"] == ["photo"] and roles["source"]["required"]
+    assert roles["source"]["instead"] == "person"
     anonymize = next(e for e in listed if e["name"] == "anonymize")
     mode = anonymize["params_schema"]["properties"]["mode"]
     assert mode["enum"] == ["synthetic", "k-same", "blur", "pixelate"]

@@ -118,6 +118,10 @@ ENV_SETTINGS: dict[str, tuple[object, object]] = {
     "FACEBANK_DIR": (None, str),
     "FACEBANK_AUTOFILL": (True, _bool),
     "GENERATOR_PSI": (0.7, float),  # truncation of generated faces: 1 varied, 0 the average face
+    # Face swap onto a generated person: candidate lists a client may ask for (each may queue
+    # more faces for a worker), and whether consented real donors of the bank are offered too.
+    "STUDIO_PEOPLE_LIMIT": ("120 per minute", str),
+    "STUDIO_SWAP_CONSENTED_DONORS": (False, _bool),
 }
 
 

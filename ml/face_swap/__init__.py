@@ -1,10 +1,12 @@
 """Face swap: put the face of a source photo onto chosen faces of a target photo or video.
 
-The classical pipeline (mesh warp, Lab colour transfer, Poisson cloning; target mouth and
-eyelids kept), the video tracker and smoothing, the ONNX model slot, and the measurements behind
-the defaults are described in docs/face-swap.md.
+The classical pipeline (whole-face shape transfer, mesh warp, segmentation-cut mask, Lab colour
+and lighting transfer, multi-band blending; target mouth interior, eyelids and irises kept), the
+video tracker and smoothing, the ONNX model slot, and the measurements behind the defaults are
+described in docs/face-swap.md.
 """
 
+from ml.face_swap.classical import SwapState, source_fitness
 from ml.face_swap.onnx_model import (
     ARCFACE_TEMPLATE,
     EMBEDDER_FILE,
@@ -12,6 +14,7 @@ from ml.face_swap.onnx_model import (
     OnnxSwapModel,
     SwapModelError,
 )
+from ml.face_swap.segmentation import PersonSegmenter
 from ml.face_swap.swapper import (
     CLASSICAL_NAME,
     EYE_MODES,
@@ -26,6 +29,7 @@ from ml.tracking import OneEuroFilter
 
 __all__ = [
     "ARCFACE_TEMPLATE", "CLASSICAL_NAME", "EMBEDDER_FILE", "EYE_MODES", "SHAPE_TRANSFER",
-    "SWAP_MODEL_FILE", "FaceSwapper", "OneEuroFilter", "OnnxSwapModel", "SourceFace",
-    "SwapModelError", "SwapResult", "UnknownFaceError", "VideoSwapper",
+    "SWAP_MODEL_FILE", "FaceSwapper", "OneEuroFilter", "OnnxSwapModel", "PersonSegmenter",
+    "SourceFace", "SwapModelError", "SwapResult", "SwapState", "UnknownFaceError", "VideoSwapper",
+    "source_fitness",
 ]  # fmt: skip

@@ -18,8 +18,17 @@ from ml.face_mesh import (
     face_size,
     five_points,
 )
-from ml.face_swap.classical import SourceFace, classical_swap, fill_outside_face, remove_irises
+from ml.face_swap.classical import (
+    SourceFace,
+    SwapState,
+    change_region,
+    classical_swap,
+    fill_outside_face,
+    forehead_hair,
+    remove_irises,
+)
 from ml.face_swap.onnx_model import OnnxSwapModel
+from ml.face_swap.segmentation import GENERAL, LANDSCAPE, HandFinder, PersonSegmenter
 from ml.images import as_rgb
 from ml.tracking import FaceTracker, OneEuroFilter
 
@@ -27,7 +36,7 @@ CLASSICAL_NAME = "classical-mesh-swap"
 
 _SOURCE_MAX_FACE = 400  # px: a larger source face is shrunk before use (no visible loss)
 EYE_MODES = ("iris", "target", "source")  # what of the eyes is kept from the target
-SHAPE_TRANSFER = 0.5  # how far the features move toward the source's proportions (0-1)
+SHAPE_TRANSFER = 1.0  # how far the face shape, outline included, moves to the source's (0-1)
 
 
 class UnknownFaceError(FaceError):
@@ -57,8 +66,12 @@ class FaceSwapper:
         blend_margin: float = 0.06,
         shape_transfer: float = SHAPE_TRANSFER,
         eyes: str = "iris",
+        segment: bool = True,
+        hands: bool = True,
     ) -> None:
-        """`blend_margin`: blended edge, in face sizes; `shape_transfer`: 0 (target's) to 1."""
+        """`blend_margin`: blended edge, in face sizes; `shape_transfer`: 0 (target's) to 1;
+        `segment`: cut the mask to the person (selfie segmentation); `hands`: leave hands in
+        front of a face in photos (MediaPipe Hands; videos skip it, see VideoSwapper)."""
         if not 0.0 < blend_margin < 0.25:
             raise ValueError("blend_margin must be in (0, 0.25)")
         if not 0.0 <= shape_transfer <= 1.0:
@@ -71,6 +84,8 @@ class FaceSwapper:
         self.mesher = mesher
         self.model = model
         self.blend_margin = float(blend_margin)
+        self.segmenter = PersonSegmenter(GENERAL) if segment else None
+        self.hand_finder = HandFinder() if hands else None
 
     @classmethod
     def from_model_dir(
@@ -123,12 +138,14 @@ class FaceSwapper:
         if scale < 1.0:
             crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
             local *= scale
-        crop = fill_outside_face(np.ascontiguousarray(crop), local)
+        crop = np.ascontiguousarray(crop)
+        hair = forehead_hair(crop, local)
+        crop = fill_outside_face(crop, local)
         if self.eyes == "iris":
             crop = remove_irises(crop, local)
         triangles = delaunay_triangles(local[:NUM_MESH_POINTS, :2])
         latent = self.model.identity(source_rgb, five_points(landmarks)) if self.model else None
-        return SourceFace(crop, local, triangles, face, latent)
+        return SourceFace(crop, local, triangles, face, latent, hair if hair.any() else None)
 
     def swap_image(
         self,
@@ -153,14 +170,36 @@ class FaceSwapper:
             swapped.append(face_id)
         return SwapResult(image, swapped, faces)
 
-    def swap_face(self, image: np.ndarray, source: SourceFace, landmarks: np.ndarray) -> np.ndarray:
-        """Swap the source onto the one face whose (478, 3) landmarks are given; a new image."""
+    def swap_face(
+        self,
+        image: np.ndarray,
+        source: SourceFace,
+        landmarks: np.ndarray,
+        person: np.ndarray | None = None,
+        state: SwapState | None = None,
+        find_hands: bool = True,
+    ) -> np.ndarray:
+        """Swap the source onto the one face whose (478, 3) landmarks are given; a new image.
+
+        `person`: the image's person probability map (else segmented here when `segment`);
+        `state`: a video track's smoothed colour statistics; `find_hands`: look for hands in
+        front of the face (when the swapper has `hands`).
+        """
         if self.model is not None:
             if source.latent is None:
                 raise ValueError("the source was prepared without the swap model")
             return self.model.swap(image, five_points(landmarks), source.latent)
         return classical_swap(
-            image, source, landmarks, self.blend_margin, self.shape_transfer, self.eyes
+            image,
+            source,
+            landmarks,
+            self.blend_margin,
+            self.shape_transfer,
+            self.eyes,
+            segment=self.segmenter,
+            person=person,
+            state=state,
+            hands=self.hand_finder if find_hands else None,
         )
 
     def face_mask(self, shape: tuple[int, int], landmarks: np.ndarray) -> np.ndarray:
@@ -168,17 +207,17 @@ class FaceSwapper:
         height, width = shape
         if self.model is not None:
             return self.model.paste_mask((height, width), five_points(landmarks))
-        hull = cv2.convexHull(np.round(landmarks[:NUM_MESH_POINTS, :2]).astype(np.int32))
-        mask = np.zeros((height, width), dtype=np.uint8)
-        cv2.fillConvexPoly(mask, hull, 255)
-        return mask
+        return change_region(landmarks, (height, width))
 
 
 class VideoSwapper:
     """Per-frame face swap for `ml.video.transform_video`: `fn(frame, index) -> frame`.
 
     The faces chosen by `target_ids` (ids of the first frame's faces, largest first; None: every
-    face in every frame) are followed by tracker id. Landmarks are smoothed per track.
+    face in every frame) are followed by tracker id. Landmarks (One-Euro) and colour statistics
+    (running average) are smoothed per track; the person segmentation of the whole frame is a
+    running average too, so the mask's edge does not shimmer. Hands in front of a face are not
+    looked for (MediaPipe Hands costs ~50 ms a frame here, which the frame rate cannot afford).
     """
 
     def __init__(
@@ -200,6 +239,13 @@ class VideoSwapper:
         self.swapped_per_frame: list[list[int]] = []  # track ids swapped, per frame
         self._filters: dict[int, OneEuroFilter] = {}
         self._last: dict[int, tuple[np.ndarray, tuple[int, int, int, int]]] = {}
+        self._states: dict[int, SwapState] = {}
+        self._person: np.ndarray | None = None  # the running average of the person map
+        self._segmenter = (
+            PersonSegmenter(LANDSCAPE)
+            if swapper.segmenter is not None and swapper.model is None
+            else None
+        )
         self._lock = threading.Lock()
 
     def __call__(self, frame: np.ndarray, index: int) -> np.ndarray:
@@ -217,11 +263,15 @@ class VideoSwapper:
         for gone in set(self._filters) - live:
             self._filters.pop(gone, None)
             self._last.pop(gone, None)
+            self._states.pop(gone, None)
         out = frame
         swapped: list[int] = []
+        person: np.ndarray | None = None
         for track in tracks:
             if self.chosen_tracks is not None and track.id not in self.chosen_tracks:
                 continue
+            if person is None and self._segmenter is not None:
+                person = self._person_map(frame)
             landmarks = self.swapper.mesher.landmarks(frame, track.box)
             if landmarks is None:
                 landmarks = self._coasted(track.id, track.box)
@@ -230,10 +280,22 @@ class VideoSwapper:
             else:
                 landmarks = self._smoothed(track.id, landmarks, index)
             self._last[track.id] = (landmarks, track.box)
-            out = self.swapper.swap_face(out, self.source, landmarks)
+            state = self._states.setdefault(track.id, SwapState())
+            out = self.swapper.swap_face(
+                out, self.source, landmarks, person=person, state=state, find_hands=False
+            )
             swapped.append(track.id)
         self.swapped_per_frame.append(swapped)
         return out
+
+    def _person_map(self, frame: np.ndarray) -> np.ndarray:
+        """This frame's person probability, averaged with the previous frames'."""
+        current = self._segmenter(frame)
+        if self._person is None or self._person.shape != current.shape:
+            self._person = current
+        else:
+            self._person = 0.5 * self._person + 0.5 * current
+        return self._person
 
     def _smoothed(self, track_id: int, landmarks: np.ndarray, index: int) -> np.ndarray:
         """Landmarks through this track's One-Euro filter (in face-size units)."""

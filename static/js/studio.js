@@ -73,8 +73,10 @@
     // Effects may ship a small widget script (their `widget_script`) registering S.widgets[name].
     form.querySelectorAll('.effect-widget').forEach((slot) => {
       const widget = S.widgets[slot.dataset.widget];
-      const field = slot.parentElement.querySelector('textarea');
-      if (widget) widget.mount(slot, { field, preview: () => preview.firstChild });
+      const field = slot.parentElement.querySelector('[data-param]');
+      const options = slot.closest('.effect-options');
+      const spec = contract[options.dataset.effect];
+      if (widget) widget.mount(slot, { field, preview: () => preview.firstChild, options, spec, api });
     });
 
     function upload(file) {
@@ -195,9 +197,15 @@
     function collect(which, body) {
       const spec = contract[which];
       const options = optionsOf(which);
+      // A field a widget has hidden (e.g. the source photo while a generated person is chosen)
+      // is not sent; an input whose stand-in parameter (`instead`) is shown is not required.
+      const hidden = (field) => !field || Boolean(field.closest('[hidden]'));
+      const sent = new Set(['media']);
       for (const input of spec.inputs) {
         if (input.role === 'media') continue;
         const field = options.querySelector(`[data-role="${input.role}"]`);
+        if (hidden(field)) continue;
+        if (field.type === 'file' && field.files[0]) sent.add(input.role);
         if (field.type === 'file') {
           if (field.files[0]) body.append(input.role, field.files[0]);
           else if (input.required) return input.missing || input.label;
@@ -215,9 +223,11 @@
           continue;
         }
         const field = options.querySelector(`[data-param="${name}"]`);
-        if (!field) continue;
+        if (hidden(field)) continue;
+        if (field.dataset.missing && !field.value) return field.dataset.missing; // a widget's own
         if (field.type === 'checkbox') {
           if (prop.const !== undefined && field.checked !== prop.const) return prop['x-error'];
+          if (prop['x-required-with'] && sent.has(prop['x-required-with']) && !field.checked) return prop['x-error'];
           params[name] = field.checked;
         } else if (field.type === 'range') {
           params[name] = Number(field.value);

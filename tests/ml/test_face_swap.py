@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import cv2
@@ -32,6 +33,7 @@ from ml.face_swap import (
     UnknownFaceError,
     VideoSwapper,
 )
+from ml.face_swap.classical import FEATURES, umeyama
 from ml.images import decode_image
 from ml.video import iter_frames, transform_video
 from tests.ml.test_video import make_video
@@ -137,10 +139,72 @@ def test_swap_moves_identity_to_the_source_and_touches_only_the_face(
     before, after = float(e_source @ e_target), float(e_source @ e_result)
     assert after > before + 0.15, (before, after)
     assert float(e_target @ e_result) < 0.75
+    assert after > float(e_target @ e_result)  # closer to the source than to the target
 
-    # Still a face to the detector, in the same place.
+    # Still one face to the detector, in the same place.
     found = analyzer.detect(result.image)
-    assert found and found[0].confidence > 0.95 and box_iou(found[0].box, face.box) > 0.6
+    assert len(found) == 1
+    assert found[0].confidence > 0.95 and box_iou(found[0].box, face.box) > 0.6
+
+
+# The jaw line, from one ear to the other through the chin; rigid points to align faces on.
+JAW = FACE_OVAL[8:29]
+RIGID = (33, 133, 263, 362, 1, 4, 5, 6, 168, 197, 195, 10, 152, 234, 454)
+
+
+def jaw_distance(landmarks: np.ndarray, source: np.ndarray) -> float:
+    """Mean distance (in eye distances) of a face's jaw line from the source's jaw line put in
+    that face's pose (3-D similarity on rigid points)."""
+    scale, rotation, shift = umeyama(source[list(RIGID)], landmarks[list(RIGID)])
+    posed = (scale * source[list(JAW)] @ rotation.T + shift)[:, :2]
+    eyes = np.linalg.norm(landmarks[33, :2] - landmarks[263, :2])
+    return float(np.linalg.norm(posed - landmarks[list(JAW), :2], axis=1).mean() / eyes)
+
+
+@pytest.fixture(scope="module")
+def swapped_pair(swapper, dataset):
+    """(source, target, result, each one's landmarks): a round face onto a long one."""
+    source, target = photo(dataset, *PAIRS[1][0]), photo(dataset, *PAIRS[1][1])
+    result = swapper.swap_image(source, target).image
+    marks = [
+        swapper.mesher.landmarks(rgb, swapper.detect(rgb)[0].box)
+        for rgb in (source, target, result)
+    ]
+    return source, target, result, marks
+
+
+def test_the_jaw_line_moves_to_the_sources(swapped_pair):
+    _, _, _, (source, target, result) = swapped_pair
+    before, after = jaw_distance(target, source), jaw_distance(result, source)
+    assert before > 0.05  # the two faces' jaws differ to begin with
+    assert after < 0.6 * before, (before, after)
+
+
+def skin_lab(rgb: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """Mean CIE Lab of a face's skin: inside the oval (eroded), eyes, brows and lips left out."""
+    skin = polygon_mask(rgb.shape[:2], landmarks, FACE_OVAL)
+    for feature in FEATURES:
+        hull = cv2.convexHull(np.round(landmarks[list(feature), :2]).astype(np.int32))
+        cv2.fillConvexPoly(skin, hull, 0)
+    skin = cv2.erode(skin, np.ones((9, 9), np.uint8))
+    lab = cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+    return lab[skin > 0].mean(axis=0)
+
+
+def test_the_face_takes_the_colour_of_the_skin_around_it(swapper, dataset):
+    # A dark-skinned source onto a light-skinned target: the face must not look pasted on.
+    source, target = photo(dataset, "train", "mindy_kaling", 0), photo(dataset, "val", "madonna", 1)
+    result = swapper.swap_image(source, target).image
+    marks = [
+        swapper.mesher.landmarks(rgb, swapper.detect(rgb)[0].box)
+        for rgb in (source, target, result)
+    ]
+    source_skin, target_skin, result_skin = (
+        skin_lab(rgb, m) for rgb, m in zip((source, target, result), marks, strict=True)
+    )
+    apart = float(np.linalg.norm(source_skin - target_skin))  # ΔE (CIE76)
+    assert apart > 15, apart
+    assert float(np.linalg.norm(result_skin - target_skin)) < 6, (result_skin, target_skin)
 
 
 def test_the_target_keeps_its_mouth_interior_and_eyes(swapper, dataset):
@@ -160,6 +224,22 @@ def test_the_target_keeps_its_mouth_interior_and_eyes(swapper, dataset):
     result = iris_only.swap_image(source, target).image
     assert np.array_equal(result[irises | mouth], target[irises | mouth])
     assert not np.array_equal(result[openings & ~irises], target[openings & ~irises])
+
+
+def test_a_hand_in_front_of_the_face_is_left_in_front(swapper, dataset):
+    target = photo(dataset, "val", "mindy_kaling", 0)  # her hand on her chin
+    result = swapper.swap_image(photo(dataset, *PAIRS[0][0]), target).image
+    landmarks = swapper.mesher.landmarks(target, swapper.detect(target)[0].box)
+    oval = polygon_mask(target.shape[:2], landmarks, FACE_OVAL) > 0
+    hand = (swapper.hand_finder(target) > 0) & oval
+    assert hand.sum() > 300  # the hand covers part of the face
+    changed = np.abs(result.astype(int) - target.astype(int)).sum(axis=2)
+    hand = cv2.erode(hand.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
+    assert changed[hand].mean() < 0.3 * changed[oval & ~hand].mean()
+    without = FaceSwapper(swapper.detector, swapper.mesher, hands=False)
+    changed = np.abs(without.swap_image(photo(dataset, *PAIRS[0][0]), target).image.astype(int)
+                     - target.astype(int)).sum(axis=2)  # fmt: skip
+    assert changed[hand].mean() > 0.5 * changed[oval & ~hand].mean()  # painted over without
 
 
 def test_only_the_chosen_faces_are_swapped(swapper, dataset):
@@ -220,6 +300,30 @@ def test_video_swap_follows_the_chosen_face_through_a_missed_detection(swapper, 
     for before, after in zip(iter_frames(clip), iter_frames(out), strict=True):
         diff = np.abs(after.astype(int) - before.astype(int)).sum(axis=2)
         assert diff[:, :300].mean() > 3 * diff[:, 340:].mean()  # left lane swapped, right not
+
+
+def test_a_swapped_face_does_not_flicker_in_a_still_video(swapper, dataset):
+    # A still shot with sensor noise: the swapped face must stay as steady as the input is.
+    target = photo(dataset, "val", "ben_afflek", 1)
+    rng = np.random.default_rng(3)
+    frames = [
+        np.clip(target + rng.normal(0.0, 3.0, target.shape), 0, 255).astype(np.uint8)
+        for _ in range(10)
+    ]
+    source = photo(dataset, *PAIRS[0][0])
+    video = VideoSwapper(swapper, source, fps=12)
+    out = [video(frame, index) for index, frame in enumerate(frames)]
+    assert len(out) == len(frames) and all(len(ids) == 1 for ids in video.swapped_per_frame)
+    single = [swapper.swap_image(source, frame).image for frame in frames]  # no smoothing
+    landmarks = swapper.mesher.landmarks(target, swapper.detect(target)[0].box)
+    face = polygon_mask(target.shape[:2], landmarks, FACE_OVAL) > 0
+
+    def flicker(sequence):
+        steps = itertools.pairwise(sequence[2:])
+        return float(np.mean([np.abs(b[face].astype(int) - a[face]).mean() for a, b in steps]))
+
+    assert flicker(out) < flicker(frames), (flicker(out), flicker(frames), flicker(single))
+    assert flicker(out) < flicker(single)
 
 
 # -- the model slot ------------------------------------------------------------------------------

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import current_app, g, jsonify, request, url_for
+from flask import current_app, g, jsonify, make_response, request, url_for
 
 from webapp import media
 from webapp.errors import AppError, NotFound
-from webapp.studio import api_bp, jobs, openapi
+from webapp.security import limiter
+from webapp.studio import api_bp, jobs, openapi, people
 from webapp.studio.access import studio_api
 from webapp.studio.effects import all_effects
 from webapp.studio.effects.base import ROLES
@@ -154,6 +155,39 @@ def _other_inputs() -> dict:
         if upload is not None or media_id:
             found[role] = (upload, media_id)
     return found
+
+
+@api_bp.get("/people/candidates")
+@limiter.limit(lambda: current_app.config["STUDIO_PEOPLE_LIMIT"], scope="studio-people")
+@studio_api
+def people_candidates():
+    """A few generated people of a gender and age band to swap onto a face (face_swap's
+    `person`); `batch=1, 2, ...` gives others. 202 while a worker makes more of the band."""
+    body, complete = people.list_candidates(
+        current_app.config,
+        request.args.get("gender"),
+        request.args.get("age_band"),
+        request.args.get("count"),
+        request.args.get("batch"),
+    )
+    if complete:
+        return jsonify(body)
+    return jsonify(body), 202, {"Retry-After": "2"}
+
+
+@api_bp.get("/people/<person_id>/thumbnail")
+@studio_api
+def person_thumbnail(person_id: str):
+    """A candidate's face, 160 px JPEG; cached by the browser (an id's face never changes)."""
+    person, etag = people.thumbnail_etag(current_app.config, person_id)
+    if etag in request.if_none_match:  # the browser has it: no need to make it again
+        response = make_response("", 304)
+    else:
+        response = make_response(people.thumbnail(current_app.config, person))
+        response.content_type = "image/jpeg"
+    response.set_etag(etag)
+    response.headers["Cache-Control"] = people.THUMBNAIL_CACHE
+    return response
 
 
 @api_bp.get("/effects")

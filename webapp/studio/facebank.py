@@ -48,6 +48,20 @@ def filling_lock(folder: Path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def fill_running(folder: Path) -> bool:
+    """Whether a process is adding faces to the bank in `folder` now (it holds the fill lock)."""
+    path = Path(folder) / LOCK_FILE
+    if not path.is_file():
+        return False
+    with open(path) as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
+
+
 def _donor_generator(config, folder: Path):
     """Load the generator and the donor tools, and open the bank for writing."""
     from ml.face_bank import FaceBank

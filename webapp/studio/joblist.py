@@ -30,6 +30,8 @@ def site_time(moment: datetime | None) -> str:
 
 
 def _value_text(spec: dict, value) -> str | None:
+    if value is None:  # an optional parameter left out (e.g. face swap's generated person)
+        return None
     if isinstance(value, bool):
         return _("on") if value else _("off")
     if "x-faces" in spec and isinstance(value, list):

@@ -7,7 +7,7 @@ import json
 import logging
 from datetime import timedelta
 
-from flask import url_for
+from flask import current_app, url_for
 from sqlalchemy import select, update
 
 from webapp import media
@@ -17,7 +17,7 @@ from webapp.errors import AppError, NotFound
 from webapp.extensions import db
 from webapp.studio import queue
 from webapp.studio.effects import ParamError, effect_named
-from webapp.studio.effects.base import PHOTO, VIDEO
+from webapp.studio.effects.base import PHOTO, VIDEO, localized
 from webapp.studio.intake import IncomingFile, store_upload
 from webapp.studio.models import JobStatus, MediaAsset, MediaKind, StudioJob
 
@@ -86,12 +86,11 @@ def create_job(
     except ParamError as exc:
         raise AppError(str(exc), exc.code) from exc
     given = {"media": input_asset, "source": source_asset, **(extra or {})}
+    check_inputs(effect, clean, {role for role, value in given.items() if value is not None})
     stored: dict = {}
     for role, value in given.items():
         spec = effect.input(role)
         if value is None:
-            if spec is not None and spec.required:
-                raise AppError(_missing(effect, role), f"missing_{role}")
             continue
         if spec is None:
             raise AppError(f"{effect.name} takes no {role} file.", f"unexpected_{role}")
@@ -111,9 +110,6 @@ def create_job(
             raise AppError(f"{role} must be a {wanted}.", code)
         if role not in ("media", "source"):
             stored[role] = value.id
-    missing = [s.role for s in effect.inputs if s.required and given.get(s.role) is None]
-    if missing:
-        raise AppError(_missing(effect, missing[0]), f"missing_{missing[0]}")
     job = StudioJob(
         owner_id=owner.id,
         effect=effect.name,
@@ -131,8 +127,38 @@ def create_job(
     return job
 
 
+def check_inputs(effect, params: dict, roles: set[str]) -> None:
+    """The checks between a job's inputs and its parameters: each required input is given, or
+    the parameter that may stand in for it (`Input.instead`), not both; checkboxes that must be
+    ticked with an input (`x-required-with`, e.g. consent) are; then the effect's own checks."""
+    for spec in effect.inputs:
+        stand_in = spec.instead and params.get(spec.instead) not in (None, "")
+        if spec.role in roles and stand_in:
+            raise AppError(
+                f"Send either the {spec.role} file or params.{spec.instead}, not both.",
+                f"{spec.role}_and_{spec.instead}",
+            )
+        if spec.required and spec.role not in roles and not stand_in:
+            raise AppError(_missing(effect, spec.role), f"missing_{spec.role}")
+    for name, prop in effect.params_schema.get("properties", {}).items():
+        role = prop.get("x-required-with")
+        if role and role in roles and params.get(name) is not True:
+            error = prop.get("x-error") or f"params.{name} must be true with a {role} file."
+            raise AppError(localized(error, "en"), prop.get("x-code", "bad_params"))
+    try:
+        effect.check_request(params, roles, current_app.config)
+    except ParamError as exc:
+        raise AppError(str(exc), exc.code, getattr(exc, "status", 400)) from exc
+
+
 def _missing(effect, role: str) -> str:
     """The API's message for a required input that was not sent."""
+    spec = effect.input(role)
+    if role == "source" and spec is not None and spec.instead:
+        return (
+            f"{effect.name} needs a source face: a photo as multipart file field 'source', or "
+            f"a generated person in params.{spec.instead} (see GET /people/candidates)."
+        )
     if role == "source":
         return f"{effect.name} needs the source face as multipart file field 'source'."
     if role == "text":
@@ -200,7 +226,7 @@ def submit_job(
     effect = effect_named(effect_name)
     params = parse_params(params_text)
     try:
-        effect.check_params(params)
+        clean = effect.check_params(params)
     except ParamError as exc:
         raise AppError(str(exc), exc.code) from exc
     others = others or {}
@@ -208,9 +234,8 @@ def submit_job(
     sent.update(
         {role: value is not None and value != (None, None) for role, value in others.items()}
     )
-    for spec in effect.inputs:
-        if spec.role != "media" and spec.required and not sent.get(spec.role):
-            raise AppError(_missing(effect, spec.role), f"missing_{spec.role}")
+    sent["media"] = True  # checked below, after the other inputs, with its own message
+    check_inputs(effect, clean, {role for role, was_sent in sent.items() if was_sent})
     new: list[MediaAsset] = []
     try:
         input_asset = _media_from(owner, media_file, media_id, "media", None, new)

@@ -4,6 +4,7 @@ effect contract (webapp/studio/effects)."""
 
 from __future__ import annotations
 
+from ml.age_gender import BAND_NAMES, GENDERS
 from webapp.studio.effects import all_effects, face_effects
 from webapp.studio.effects.base import ROLES, localized, localized_schema
 
@@ -79,7 +80,12 @@ def _role_fields(effects) -> dict:
             fields["text"] = {"type": "string", "description": f"The text input ({names})."}
             continue
         accepts = sorted({kind for e in users for kind in e.input(role).accepts})
-        label = "; ".join(f"{e.name}: {localized(e.input(role).label, 'en')}" for e in users)
+        label = "; ".join(
+            f"{e.name}: {localized(e.input(role).label, 'en')}"
+            + (f" (or params.{e.input(role).instead} instead, not both)"
+               if e.input(role).instead else "")
+            for e in users
+        )  # fmt: skip
         fields[role] = {
             "type": "string",
             "format": "binary",
@@ -129,7 +135,12 @@ def document(config: dict) -> dict:
             "Refused input: `missing_media`, `empty_file`, `corrupt_image`, `corrupt_video`, "
             "`no_video_stream`, `no_frames`, `unsupported_image`, `bad_params`, "
             "`unknown_param`, `unknown_effect`, `missing_effect`, `missing_source`, "
-            "`consent_required`, `image_required`."
+            "`consent_required`, `image_required`, `source_and_person` (a source photo and "
+            "a generated person both given), `unknown_person`."
+        ),
+        "409": _error(
+            "`face_bank_empty`: a generated person was asked for while the face bank has none "
+            "yet (a studio worker is filling it)."
         ),
         "413": _error(
             "Too large: `file_too_large`, `image_too_large`, `video_too_long`, "
@@ -381,6 +392,89 @@ def document(config: dict) -> dict:
                     },
                 }
             },
+            "/people/candidates": {
+                "get": {
+                    "summary": "Generated people to swap onto a face (face_swap's `person`)",
+                    "description": "A few people of no real person, of the asked gender and age "
+                    "band, from the face bank (tags by the age/gender model). Their `id` is "
+                    "stable: send it as face_swap's params.person (no consent needed). Ask "
+                    "`batch=1, 2, ...` for others. When the bank has too few of the band, a "
+                    "studio worker makes more: the answer is 202 with the candidates so far and "
+                    "`status` `generating` (or `filling` while the default bank is still being "
+                    "filled); ask again after Retry-After. Throttled per client "
+                    f"({config['STUDIO_PEOPLE_LIMIT']}; 429 beyond).",
+                    "parameters": [
+                        {
+                            "name": "gender",
+                            "in": "query",
+                            "required": True,
+                            "schema": {"type": "string", "enum": list(GENDERS)},
+                        },
+                        {
+                            "name": "age_band",
+                            "in": "query",
+                            "required": True,
+                            "schema": {"type": "string", "enum": list(BAND_NAMES)},
+                            "description": "child <13, teen 13-19, young 20-34, adult 35-54, "
+                            "senior 55+ (years).",
+                        },
+                        {
+                            "name": "count",
+                            "in": "query",
+                            "schema": {
+                                "type": "integer",
+                                "minimum": 1,
+                                "maximum": 12,
+                                "default": 4,
+                            },
+                        },
+                        {
+                            "name": "batch",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 0, "default": 0},
+                            "description": "Which batch of `count` (0 first; `next_url` asks the "
+                            "next).",
+                        },
+                    ],
+                    "responses": {
+                        "200": _json("A full batch.", "Candidates"),
+                        "202": _json(
+                            "Fewer than `count` so far; a worker is making more (Retry-After).",
+                            "Candidates",
+                        ),
+                        "400": _error("`bad_gender`, `bad_age_band`, `bad_count`, `bad_batch`."),
+                        "429": _error("Too many requests (`too_many_requests`)."),
+                        "503": _error("The job queue cannot be reached (`queue_unavailable`)."),
+                        **AUTH_ERRORS,
+                    },
+                }
+            },
+            "/people/{person_id}/thumbnail": {
+                "get": {
+                    "summary": "A candidate's face (JPEG, 160 px)",
+                    "description": "Cached by the browser: an id's face never changes (ETag, "
+                    "`Cache-Control: private, max-age=604800, immutable`; 304 on If-None-Match).",
+                    "parameters": [
+                        {
+                            "name": "person_id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        },
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "The face.",
+                            "content": {
+                                "image/jpeg": {"schema": {"type": "string", "format": "binary"}}
+                            },
+                        },
+                        "304": {"description": "Not modified."},
+                        "404": _error("No such person in the face bank."),
+                        **AUTH_ERRORS,
+                    },
+                }
+            },
             "/effects": {
                 "get": {
                     "summary": "The effects",
@@ -448,6 +542,41 @@ def document(config: dict) -> dict:
                         },
                         "url": {"type": "string"},
                         "faces_url": {"type": "string"},
+                    },
+                },
+                "Candidate": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "string", "description": "face_swap's params.person"},
+                        "kind": {
+                            "type": "string",
+                            "enum": ["generated", "consented"],
+                            "description": "`consented` (a real donor) only where the operator "
+                            "allows it (STUDIO_SWAP_CONSENTED_DONORS)",
+                        },
+                        "seed": {"type": ["integer", "null"]},
+                        "gender": {"type": "string", "enum": list(GENDERS)},
+                        "age_band": {"type": "string", "enum": list(BAND_NAMES)},
+                        "age": {"type": "integer"},
+                        "yaw": {"type": "number", "description": "head turn, degrees"},
+                        "thumbnail_url": {"type": "string"},
+                    },
+                },
+                "Candidates": {
+                    "type": "object",
+                    "properties": {
+                        "gender": {"type": "string"},
+                        "age_band": {"type": "string"},
+                        "batch": {"type": "integer"},
+                        "count": {"type": "integer"},
+                        "status": {"type": "string", "enum": ["ready", "generating", "filling"]},
+                        "message": {"type": "string"},
+                        "candidates": {
+                            "type": "array",
+                            "items": {"$ref": "#/components/schemas/Candidate"},
+                        },
+                        "bank": {"type": "object"},
+                        "next_url": {"type": "string"},
                     },
                 },
                 "Face": {

@@ -50,12 +50,22 @@ def build_queue(app: Flask) -> Huey:
         with app.app_context():
             _handler("detect_faces")(media_id)
 
+    @huey.task(name="studio_generate_people", priority=FACES_PRIORITY)
+    def generate_people(gender: str, band: str, at_least: int) -> None:
+        with app.app_context():
+            _handler("generate_people")(gender, band, at_least)
+
     @huey.periodic_task(crontab(minute="*"), name="studio_reap_lost_jobs")
     def reap() -> None:
         with app.app_context():
             _handler("reap_lost_jobs")()
 
-    huey.studio_tasks = {"run_job": run_job, "detect_faces": detect_faces, "reap": reap}
+    huey.studio_tasks = {
+        "run_job": run_job,
+        "detect_faces": detect_faces,
+        "generate_people": generate_people,
+        "reap": reap,
+    }
     return huey
 
 
@@ -76,6 +86,11 @@ def enqueue_job(job_id: int) -> None:
 def enqueue_faces(media_id: int) -> None:
     """Ask a worker to find the faces in a media file."""
     get_queue().studio_tasks["detect_faces"](media_id)
+
+
+def enqueue_people(gender: str, band: str, at_least: int) -> None:
+    """Ask a worker to bring the face bank's (gender, band) to `at_least` generated people."""
+    get_queue().studio_tasks["generate_people"](gender, band, at_least)
 
 
 def pending_count() -> int:

@@ -52,6 +52,8 @@ def index():
                 **effect.describe(),
                 "page_notices": effect.page_notices(config),
                 "widget_script": effect.widget_script,
+                "texts": effect.page_texts(),
+                "urls": {key: url_for(endpoint) for key, endpoint in effect.widget_urls.items()},
             }
             for effect in all_effects().values()
         ],

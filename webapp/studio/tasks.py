@@ -303,7 +303,7 @@ def _execute(job: StudioJob, effect, worker: str, scratch: Path):
         scratch=scratch,
         progress=progress,
         stage=lambda start, end: Progress(job.id, worker, start=start, end=end),
-        tags=provenance.tags(effect.name, effect.description_line()),
+        tags=provenance.tags(effect.name, effect.description_line(job.params)),
     )
     return effect.run(ctx)
 
@@ -448,4 +448,19 @@ def _is_lost(job: StudioJob, stale_before, host: str, me: str, at_start: bool) -
     return False
 
 
-queue.HANDLERS.update(run_job=run_job, detect_faces=detect_faces, reap_lost_jobs=reap_lost_jobs)
+def generate_people(gender: str, band: str, at_least: int) -> None:
+    """More generated people of a gender and age band for face swap's candidates."""
+    from webapp.studio.people import generate_people as generate
+
+    try:
+        generate(gender, band, at_least)
+    except Exception:  # a failed fill must not take the worker down; the page asks again
+        log.exception("generating people of %s/%s failed", gender, band)
+
+
+queue.HANDLERS.update(
+    run_job=run_job,
+    detect_faces=detect_faces,
+    generate_people=generate_people,
+    reap_lost_jobs=reap_lost_jobs,
+)

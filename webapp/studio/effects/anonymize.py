@@ -6,7 +6,15 @@ from pathlib import Path
 
 from flask_babel import lazy_gettext as _l
 
-from webapp.studio.effects.base import Effect, choice, face_ids, listed_faces, params, text
+from webapp.studio.effects.base import (
+    GENERATOR_NOTICE,
+    Effect,
+    choice,
+    face_ids,
+    listed_faces,
+    params,
+    text,
+)
 from webapp.studio.effects.registry import model_loader
 
 
@@ -76,12 +84,7 @@ class Anonymize(Effect):
     needs_faces = True
     models = ("faces", "face_mesh", "anonymize")
     provenance = "Synthetic media: faces were replaced or hidden by {software} (anonymize)."
-    notice = text(
-        "Generated faces come from MobileStyleGAN, distilled from NVIDIA's StyleGAN2 trained on "
-        "FFHQ: non-commercial use only (NVIDIA licence-NC, FFHQ CC BY-NC-SA 4.0).",
-        "생성된 얼굴은 FFHQ로 학습한 NVIDIA StyleGAN2에서 증류한 MobileStyleGAN으로 만듭니다: "
-        "비상업적 용도로만 사용할 수 있습니다 (NVIDIA licence-NC, FFHQ CC BY-NC-SA 4.0).",
-    )
+    notice = GENERATOR_NOTICE
 
     def find_faces(self, models, rgb):
         """The faces this effect sees, with the ids `keep` refers to."""

@@ -66,6 +66,9 @@ class Input:
     label: Text = None
     required: bool = True
     missing: Text = None  # the page's message when a required input is missing
+    # A parameter that may take this input's place (e.g. face swap's `person` for `source`):
+    # exactly one of the two is given; the job is refused when both or neither are.
+    instead: str | None = None
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:
@@ -73,6 +76,13 @@ class Input:
 
 
 MEDIA = Input("media", (PHOTO, VIDEO), {"en": "Photo or video", "ko": "사진 또는 동영상"})
+# The licence notice of every result with a generated face in it (see ml/generator/NOTICE.md).
+GENERATOR_NOTICE = {
+    "en": "Generated faces come from MobileStyleGAN, distilled from NVIDIA's StyleGAN2 trained on "
+    "FFHQ: non-commercial use only (NVIDIA licence-NC, FFHQ CC BY-NC-SA 4.0).",
+    "ko": "생성된 얼굴은 FFHQ로 학습한 NVIDIA StyleGAN2에서 증류한 MobileStyleGAN으로 만듭니다: "
+    "비상업적 용도로만 사용할 수 있습니다 (NVIDIA licence-NC, FFHQ CC BY-NC-SA 4.0).",
+}
 
 
 # -- parameter schema helpers (plain JSON Schema with the studio's `x-` keys) ----------------------
@@ -100,6 +110,13 @@ def must_be_true(title: Text, error: Text, code: str) -> dict:
     """A checkbox that must be ticked (e.g. consent); `error` is the API's and the page's text."""
     return {"type": "boolean", "const": True, "x-error": _both(error), "x-code": code,
             **_title(title)}  # fmt: skip
+
+
+def required_with(title: Text, error: Text, code: str, role: str) -> dict:
+    """A checkbox that must be ticked when input `role` is given (e.g. consent for a real
+    person's photo); `error` is the API's and the page's text when it is not."""
+    return {"type": "boolean", "default": False, "x-required-with": role,
+            "x-error": _both(error), "x-code": code, **_title(title)}  # fmt: skip
 
 
 def face_ids(title: Text, chosen: Text, other: Text, hint: Text, preset: str, **extra) -> dict:
@@ -313,6 +330,8 @@ class Effect:
     provenance: str = "Synthetic media made by {software} ({effect})."
     notice: Text = None  # a licence or use notice, shown in the page and written into results
     widget_script: str | None = None  # a static/ path defining page widgets for `x-widget`
+    texts: ClassVar[dict[str, Text]] = {}  # words of the widget script, by key (translated)
+    widget_urls: ClassVar[dict[str, str]] = {}  # key -> Flask endpoint the widget script calls
 
     # -- declared -----------------------------------------------------------------------------
 
@@ -359,6 +378,7 @@ class Effect:
                     "required": spec.required,
                     "label": localized(spec.label, locale),
                     "missing": localized(spec.missing, locale),
+                    "instead": spec.instead,
                 }
                 for spec in self.inputs
             ],
@@ -371,13 +391,22 @@ class Effect:
             "notice": localized(self.notice, locale) or None,
         }
 
-    def description_line(self) -> str:
-        """The provenance sentence written into every result of this effect."""
+    def description_line(self, params: Mapping[str, Any] | None = None) -> str:
+        """The provenance sentence written into every result of this effect (a job's `params`
+        may add to it, see FaceSwap)."""
         from webapp.studio.provenance import SOFTWARE
 
         line = self.provenance.format(software=SOFTWARE, effect=self.name)
         notice = localized(self.notice, "en")
         return f"{line} {notice}" if notice else line
+
+    def page_texts(self, locale: str | None = None) -> dict[str, str]:
+        """Words the effect's widget script shows, in the page's language (see `texts`)."""
+        return {key: localized(value, locale) for key, value in self.texts.items()}
+
+    def check_request(self, params: dict, roles: set[str], config: Mapping[str, Any]) -> None:
+        """Checks that need the job's input roles or the server's settings (raise ParamError);
+        runs in the web process when a job is submitted."""
 
     # -- run by the worker --------------------------------------------------------------------
 
@@ -411,9 +440,9 @@ class Effect:
 
 
 __all__ = [
-    "AUDIO", "MEDIA", "PHOTO", "SAME", "TEXT", "VIDEO", "Context", "Effect", "Input", "InputMedia",
-    "Models", "Output", "ParamError", "checkbox", "choice", "face_ids", "json_list", "localized",
-    "must_be_true", "params", "slider", "text",
+    "AUDIO", "GENERATOR_NOTICE", "MEDIA", "PHOTO", "SAME", "TEXT", "VIDEO", "Context", "Effect",
+    "Input", "InputMedia", "Models", "Output", "ParamError", "checkbox", "choice", "face_ids",
+    "json_list", "localized", "must_be_true", "params", "required_with", "slider", "text",
 ]  # fmt: skip
 
 

@@ -2,16 +2,20 @@
 
 An effect's `params_schema` is an object schema. The checker understands `type` (object, array,
 integer, number, boolean, string), `properties`, `additionalProperties: false`, `required`,
-`default`, `enum`, `const`, `minimum`/`maximum`, `minLength`/`maxLength`, `items`,
-`minItems`/`maxItems`, and the studio's own keys: `x-error`/`x-code` (the message and code when a
-value is refused), `x-faces` (a face-id list the page fills from its face picker), `x-labels`
-(enum labels), `x-title` (title per language), `x-widget` (a page widget for a free-form value).
+`default`, `enum`, `const`, `minimum`/`maximum`, `minLength`/`maxLength`, `pattern` (a regular
+expression the whole string matches), `items`, `minItems`/`maxItems`, and the studio's own keys:
+`x-error`/`x-code` (the message and code when a value is refused), `x-faces` (a face-id list the
+page fills from its face picker), `x-labels` (enum labels), `x-title` (title per language),
+`x-widget` (a page widget for a free-form value), `x-required-with` (a checkbox that must be
+ticked when the job has an input of that role; the job submission checks it, see
+webapp.studio.jobs).
 The API and the page show the same messages, because both come from here (or from `x-error`).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,7 +23,7 @@ SUPPORTED_KEYS = {
     "type", "properties", "additionalProperties", "required", "default", "enum", "const",
     "minimum", "maximum", "multipleOf", "minLength", "maxLength", "items", "minItems", "maxItems",
     "title", "description", "x-error", "x-code", "x-faces", "x-labels", "x-title",
-    "x-description", "x-widget", "x-step",
+    "x-description", "x-widget", "x-step", "pattern", "x-required-with",
 }  # fmt: skip
 MAX_JSON_PARAM_BYTES = 64 * 1024
 
@@ -99,6 +103,8 @@ def check_value(name: str, value: Any, spec: Mapping[str, Any]) -> Any:
     shortest, longest = spec.get("minLength", 0), spec.get("maxLength", 10_000)
     if kind == "string" and not shortest <= len(value) <= longest:
         raise _refuse(spec, f"{where} must be {shortest} to {longest} characters long.")
+    if kind == "string" and "pattern" in spec and not re.fullmatch(spec["pattern"], value):
+        raise _refuse(spec, f"{where} must match {spec['pattern']}.")
     if spec.get("type") == "array":
         if len(value) > spec.get("maxItems", 10_000) or len(value) < spec.get("minItems", 0):
             raise _refuse(spec, f"{where} must be {_describe(spec)} of {spec.get('minItems', 0)} "
