@@ -96,7 +96,8 @@ class FaceSwap(Effect):
                 text("Faces to swap (default every face)", "바꿀 얼굴 (기본값: 모든 얼굴)"),
                 chosen=_l("swap"),
                 other=_l("leave"),
-                hint=_l("Blue faces get the source face; click a face to switch it."),
+                hint=_l("Blue faces get the new face (from the source photo or the chosen person); "
+                        "click a face to switch it."),
                 preset="all",
             ),
             "person": {
