@@ -198,10 +198,10 @@ def bench_face_swap(analyzer: FaceAnalyzer, save: Path | None = None) -> None:
     print(f"| **swap_image, 1280-px photo** (target ≤ 1500 ms) | **{pct(totals, 50):.0f}** | "
           f"{pct(totals, 90):.0f} | {len(totals)} |")  # fmt: skip
     labels = {
-        "source": "prepare the source (detect, mesh, triangulate, inpaint rim)",
+        "source": "prepare the source (detect, mesh, hair, triangulate, inpaint rim)",
         "detect": "detect target faces (MTCNN, photo preset)",
         "mesh": "target face mesh (crop → MediaPipe)",
-        "swap": "swap one face: shape, liquify, warp, segment, colour and light, blend",
+        "swap": "one face: shape, liquify, warp, segment, hands, hair, colour, light, blend",
     }
     for name, values in stages.items():
         print(f"| {labels[name]} | {pct(values, 50):.0f} | {pct(values, 90):.0f} | {len(values)} |")
