@@ -6,7 +6,10 @@ embeddings is not centred on 0. Subtracting the population's mean embedding befo
 genuine scores rose and the generated strangers' fell (bench/RESULTS.md, issue 15). The mean is
 estimated on faces made by the generator (`POPULATION_SEEDS`, disjoint from the strangers the
 tests and benches measure with), so no real person's face is involved, and stored in
-`population_mean.json` next to this module for the embedder version that made it. Rebuild it
+`population_mean.json` next to this module for the embedder version that made it. Caveat: the
+generated faces share a direction of their own (median cosine 0.44 to this mean; real photos
+0.05), so centring favours real-vs-real scores over generated-vs-real ones (bench/RESULTS.md).
+Rebuild it
 after changing the embedding pipeline with `python -m ml.population` (a few minutes).
 """
 

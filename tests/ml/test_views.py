@@ -87,3 +87,27 @@ def test_the_stored_population_mean_matches_the_two_view_pipeline():
     from ml.strangers import STRANGER_SEEDS
 
     assert not set(POPULATION_SEEDS) & set(STRANGER_SEEDS)
+
+
+def test_generated_faces_lean_towards_the_stored_population_mean(loaded_models):
+    """The stored mean belongs to this pipeline: fresh generated faces (seeds outside the
+    population's) lean towards it (measured: median cosine 0.44 on 720 such faces, against 0.05
+    for the real val photos), and the builder averages them."""
+    from ml.generator import load_generator
+    from ml.population import compute_population_mean
+    from ml.recognition import TWO_VIEWS, FaceAnalyzer
+    from ml.strangers import generated_stranger_embeddings
+    from tests.support import MODEL_DIR
+
+    box = loaded_models.get("faces")
+    two = FaceAnalyzer(box.detectors["photo"], box.detectors["kiosk"], box.embedder, TWO_VIEWS)
+    generator = load_generator(MODEL_DIR, "cpu")
+    seeds = range(95_000, 95_004)
+    embeddings = generated_stranger_embeddings(two, generator, seeds)
+    stored = population_mean(two.version)
+    assert stored is not None
+    direction = stored / np.linalg.norm(stored)
+    assert float(embeddings.mean(axis=0) @ direction) > 0.25
+    data = compute_population_mean(two, generator, seeds)
+    assert data["embedder_version"] == two.version and data["faces"] == len(embeddings)
+    assert np.allclose(data["mean"], embeddings.mean(axis=0), atol=1e-5)
