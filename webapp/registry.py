@@ -37,7 +37,7 @@ class ModelRegistry:
         if not self._ready.is_set():
             self.model_dir = Path(app.config["MODEL_DIR"])
             self.device_preference = app.config["DEVICE"]
-            self.recognition_views = app.config["RECOGNITION_VIEWS"]
+            self.recognition_views = app.config.get("RECOGNITION_VIEWS", "box")
 
     @property
     def ready(self) -> bool:
