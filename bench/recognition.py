@@ -5,7 +5,9 @@ measure stranger rejection, times detect / embed / classify on the val photos an
 frames, times POST /api/v1/recognize in-process and through a real gunicorn over HTTP (1 and 4
 clients: round trip, the worker's time from its access log, the app's stage times), and starts
 gunicorn to measure cold start to ready and worker memory.
-Run with `make bench` (or `.venv/bin/python bench/recognition.py`).
+Run with `make bench` (or `.venv/bin/python bench/recognition.py`); RECOGNITION_VIEWS=box+landmarks
+measures the two-view pipeline (in-process and in the served app alike); `--open-set-only` stops
+after the operating point (no latency runs).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from bench.open_set import OpenSetData, evaluate  # noqa: E402
 from ml.alignment import align_face  # noqa: E402
 from ml.classifier import OpenSetClassifier  # noqa: E402
 from ml.images import decode_image, encode_jpeg  # noqa: E402
+from ml.population import population_mean  # noqa: E402
 from ml.quality import assess  # noqa: E402
 from ml.recognition import FaceAnalyzer  # noqa: E402
 
@@ -39,6 +42,7 @@ MODEL_DIR = Path(os.environ.get("MODEL_DIR", ROOT / "instance" / "models"))
 DATASET = MODEL_DIR / "5-celebrity-faces-dataset"
 GESTURES = ROOT / "tests" / "data" / "gestures"
 THRESHOLD = float(os.environ.get("RECOGNITION_THRESHOLD", "0.45"))
+VIEWS = os.environ.get("RECOGNITION_VIEWS", "box")
 
 
 def letterbox_640x480(rgb: np.ndarray) -> np.ndarray:
@@ -63,14 +67,25 @@ def people_photos(split: str) -> list[tuple[str, Path]]:
     ]
 
 
-def strangers(analyzer) -> np.ndarray:
-    """Embeddings of the generated strangers (made once, then read from the cache)."""
+def strangers(analyzer) -> dict[str, np.ndarray]:
+    """Embeddings of both sets of generated strangers (made once, then read from the cache)."""
     from ml.generator import load_generator
-    from ml.strangers import STRANGER_SEEDS, generated_stranger_embeddings, stranger_cache
+    from ml.strangers import (
+        HELD_OUT_SEEDS,
+        STRANGER_SEEDS,
+        generated_stranger_embeddings,
+        stranger_cache,
+    )
 
     generator = load_generator(MODEL_DIR, "cpu")
-    cache = stranger_cache(analyzer, generator, STRANGER_SEEDS)
-    return generated_stranger_embeddings(analyzer, generator, STRANGER_SEEDS, cache=cache)
+    sets = {}
+    for label, seeds in (
+        ("70000-70239 (tuned on)", STRANGER_SEEDS),
+        ("80000-80239 (held out)", HELD_OUT_SEEDS),
+    ):
+        cache = stranger_cache(analyzer, generator, seeds)
+        sets[label] = generated_stranger_embeddings(analyzer, generator, seeds, cache=cache)
+    return sets
 
 
 def stage_times(analyzer, classifier, images, preset):
@@ -223,10 +238,16 @@ def gunicorn_cold_start() -> tuple[float, float]:
 
 def main() -> None:
     """Run every measurement and print a Markdown report."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--open-set-only", action="store_true", help="skip the latency runs")
+    args = parser.parse_args()
     out = []
     load_at_start = os.getloadavg()
     started = time.perf_counter()
-    analyzer = FaceAnalyzer.from_model_dir(MODEL_DIR)
+    analyzer = FaceAnalyzer.from_model_dir(MODEL_DIR, views=VIEWS)
+    center = population_mean(analyzer.version)
     load_s = time.perf_counter() - started
     load_rss = rss_mb()
 
@@ -256,7 +277,7 @@ def main() -> None:
     val_emb = np.stack([analyzer.analyze(rgb)[0].embedding for rgb in val_rgb])
     val_y = np.array([names.index(person) for person, _ in val])
 
-    classifier = OpenSetClassifier.fit(x, y, THRESHOLD, groups=np.array(groups))
+    classifier = OpenSetClassifier.fit(x, y, THRESHOLD, groups=np.array(groups), center=center)
     matches = classifier.predict(val_emb)
     correct = sum(m.label == t for m, t in zip(matches, val_y, strict=True))
     known_sims = [m.similarity for m in matches]
@@ -265,7 +286,9 @@ def main() -> None:
     stranger_sims = []
     for left_out in range(len(names)):
         keep = y != left_out
-        loo = OpenSetClassifier.fit(x[keep], y[keep], THRESHOLD, groups=np.array(groups)[keep])
+        loo = OpenSetClassifier.fit(
+            x[keep], y[keep], THRESHOLD, groups=np.array(groups)[keep], center=center
+        )
         for m in loo.predict(val_emb[val_y == left_out]):
             stranger_total += 1
             rejected += not m.known
@@ -292,11 +315,17 @@ def main() -> None:
             np.stack(rendered) if rendered else np.zeros((0, 128), np.float32),
             strangers(analyzer),
             names,
+            center,
         ),
         THRESHOLD,
-        ROOT / "bench" / "open_set.png",
+        ROOT / "bench" / ("open_set.png" if VIEWS == "box" else "open_set_two_views.png"),
     )
 
+    if args.open_set_only:
+        print(f"Pipeline {analyzer.version}; load {load_at_start[0]:.1f} at the start")
+        print(f"Val accuracy: {correct}/{len(val)}")
+        print("\n".join(open_set))
+        return
     frames = [letterbox_640x480(rgb) for rgb in val_rgb]
     stills = sorted((GESTURES / "stills").glob("*_waist_*.jpg")) if GESTURES.is_dir() else []
     kiosk_frames = [decode_image(p.read_bytes()) for p in stills]
@@ -310,7 +339,8 @@ def main() -> None:
 
     out.append(
         f"Machine: {cpu_name()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}; threshold {THRESHOLD}; load average "
+        f"Python {platform.python_version()}; threshold {THRESHOLD}; pipeline "
+        f"{analyzer.version}; load average "
         f"{load_at_start[0]:.1f} at the start, {os.getloadavg()[0]:.1f} at the end"
     )
     out.append(f"Model load in-process: {load_s:.1f} s, RSS after load {load_rss:.0f} MB")

@@ -66,9 +66,12 @@ class OpenSetClassifier:
         threshold: float,
         genuine_low: np.ndarray | None = None,
         min_margin: float = MIN_MARGIN,
+        center: np.ndarray | None = None,
     ) -> None:
+        # The population mean subtracted from every embedding before the cosine (None: raw).
+        self.center = None if center is None else np.asarray(center, dtype=np.float32).ravel()
         self.classes = np.asarray(classes, dtype=np.int64)
-        self.centroids = _normalize(centroids)
+        self.centroids = _normalize(centroids)  # in the centred space when `center` is set
         self.coef = None if coef is None else np.asarray(coef, dtype=np.float32)
         self.intercept = None if intercept is None else np.asarray(intercept, dtype=np.float32)
         self.threshold = float(threshold)
@@ -95,13 +98,16 @@ class OpenSetClassifier:
         c: float = 1.0,
         groups: np.ndarray | None = None,
         min_margin: float = MIN_MARGIN,
+        center: np.ndarray | None = None,
     ) -> OpenSetClassifier:
         """Train on L2-normalized embeddings with integer labels (one person is enough).
 
         `groups` (one id per embedding, e.g. the enrollment photo) enables the per-person
-        calibration; without it every person keeps the floor `threshold`.
+        calibration; without it every person keeps the floor `threshold`. `center` (the
+        population mean embedding, see ml.population) is subtracted from every embedding before
+        anything else, here and in `predict`.
         """
-        x = _normalize(embeddings)
+        x = centred(embeddings, center)
         y = np.asarray(labels, dtype=np.int64)
         if len(x) == 0:
             raise ValueError("no embeddings to train on")
@@ -120,16 +126,16 @@ class OpenSetClassifier:
                     for label in classes
                 ]
             )
-        return cls(classes, centroids, coef, intercept, threshold, genuine_low, min_margin)
+        return cls(classes, centroids, coef, intercept, threshold, genuine_low, min_margin, center)
 
     def genuine_scores(self, embeddings: np.ndarray, labels: np.ndarray, groups: np.ndarray):
         """Leave-one-group-out genuine scores (median per group) of every person, for reports."""
-        x, y, g = _normalize(embeddings), np.asarray(labels), np.asarray(groups)
+        x, y, g = centred(embeddings, self.center), np.asarray(labels), np.asarray(groups)
         return {int(label): _group_scores(x[y == label], g[y == label]) for label in self.classes}
 
     def candidates(self, embeddings: np.ndarray) -> np.ndarray:
         """Return the index (into `classes`) the SVC picks for each embedding."""
-        return self._pick(_normalize(embeddings))[0]
+        return self._pick(centred(embeddings, self.center))[0]
 
     def _pick(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(picked index, SVC margin) per row; the margin is inf with one person."""
@@ -144,7 +150,7 @@ class OpenSetClassifier:
     def predict(self, embeddings: np.ndarray) -> list[Match]:
         """Name each embedding, or leave it unknown when it fails the person's threshold or the
         SVC margin."""
-        x = _normalize(embeddings)
+        x = centred(embeddings, self.center)
         picked, margins = self._pick(x)
         sims = np.einsum("nd,nd->n", x, self.centroids[picked])
         thresholds = self.thresholds[picked]
@@ -175,6 +181,8 @@ class OpenSetClassifier:
         }
         if self.coef is not None:
             arrays.update(coef=self.coef, intercept=self.intercept)
+        if self.center is not None:
+            arrays.update(center=self.center)
         np.savez_compressed(buffer, **arrays)
         return buffer.getvalue()
 
@@ -193,7 +201,14 @@ class OpenSetClassifier:
                 stored if threshold is None else threshold,
                 data.get("genuine_low"),
                 float(margin) if margin is not None else 0.0,
+                data.get("center"),  # older blobs: raw cosine
             )
+
+
+def centred(embeddings: np.ndarray, center: np.ndarray | None) -> np.ndarray:
+    """Unit rows of `embeddings` after subtracting the population mean `center` (if any)."""
+    x = _normalize(embeddings)
+    return x if center is None else _normalize(x - np.asarray(center, dtype=np.float32))
 
 
 def _group_scores(x: np.ndarray, groups: np.ndarray) -> np.ndarray:

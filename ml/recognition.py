@@ -1,4 +1,17 @@
-"""The recognition pipeline: detect (MTCNN) -> align 160x160 -> FaceNet embedding, per image."""
+"""The recognition pipeline: detect (MTCNN) -> aligned 160x160 view(s) -> FaceNet embedding.
+
+`views` picks the pipeline (setting RECOGNITION_VIEWS):
+
+- "box" (default): the detected box levelled by the eyes, one FaceNet pass per face;
+- "box+landmarks": that crop and a second one with the five keypoints mapped onto canonical
+  positions, embedded in one FaceNet batch and averaged. With the classifier's population
+  centring (ml.population) this named every known enrollment photo in leave-one-out and widened
+  the margins, for about twice FaceNet's time per face (bench/RESULTS.md, issue 15).
+
+Enrollment and recognition both go through `FaceAnalyzer`, so their embeddings always agree; the
+pipeline is part of `FaceAnalyzer.version`, and templates of another version are re-made with
+`flask employees reembed`.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +21,16 @@ from pathlib import Path
 
 import numpy as np
 
-from ml.alignment import align_face
+from ml.alignment import LANDMARK_SCALE, align_face, align_to_landmarks
 from ml.augment import augment_face
 from ml.detection import DetectedFace, FaceDetector, dominant_face
 from ml.facenet import FaceNetEmbedder
 from ml.quality import FaceQuality, assess
 
 FACENET_FILE = "facenet_keras.h5"
+BOX_VIEWS = "box"
+TWO_VIEWS = "box+landmarks"
+VIEW_CHOICES = (BOX_VIEWS, TWO_VIEWS)
 
 
 @dataclass(frozen=True)
@@ -30,13 +46,22 @@ class FaceAnalyzer:
     """Finds and embeds faces; one instance per process, shared by every request."""
 
     def __init__(
-        self, photo_detector: FaceDetector, kiosk_detector: FaceDetector, embedder: FaceNetEmbedder
+        self,
+        photo_detector: FaceDetector,
+        kiosk_detector: FaceDetector,
+        embedder: FaceNetEmbedder,
+        views: str = BOX_VIEWS,
     ) -> None:
+        if views not in VIEW_CHOICES:
+            raise ValueError(f"views must be one of {VIEW_CHOICES}, not {views!r}")
         self.detectors = {"photo": photo_detector, "kiosk": kiosk_detector}
         self.embedder = embedder
+        self.views_name = views
 
     @classmethod
-    def from_model_dir(cls, model_dir: Path, detector_runtime: str = "tensorflow") -> FaceAnalyzer:
+    def from_model_dir(
+        cls, model_dir: Path, detector_runtime: str = "tensorflow", views: str = BOX_VIEWS
+    ) -> FaceAnalyzer:
         """Load the detector and FaceNet from the fetched model files.
 
         `detector_runtime` "openvino" runs MTCNN's networks converted by OpenVINO (same weights,
@@ -51,12 +76,32 @@ class FaceAnalyzer:
         kiosk = FaceDetector.for_kiosk(runtime=detector_runtime)
         for detector in (photo, kiosk):
             detector.warmup()  # trace the tf.functions now, not on the first request
-        return cls(photo, kiosk, FaceNetEmbedder(str(h5)))
+        return cls(photo, kiosk, FaceNetEmbedder(str(h5)), views)
 
     @property
     def version(self) -> str:
-        """The embedding model's version; templates from another version are not comparable."""
-        return self.embedder.version
+        """The embedding pipeline's version; templates from another version are not comparable.
+
+        The box pipeline keeps the embedder's own version, so templates made before the views
+        existed stay valid."""
+        if self.views_name == BOX_VIEWS:
+            return self.embedder.version
+        return f"{self.embedder.version}+{self.views_name}{LANDMARK_SCALE}"
+
+    def views(self, rgb: np.ndarray, face: DetectedFace) -> list[np.ndarray]:
+        """The face's aligned crop(s): its box levelled by the eyes [, and by its keypoints]."""
+        box = align_face(rgb, face)
+        return [box] if self.views_name == BOX_VIEWS else [box, align_to_landmarks(rgb, face)]
+
+    def embed_views(self, views: np.ndarray) -> np.ndarray:
+        """(N, V, 160, 160, 3) views of N faces -> (N, 128) unit embeddings (the mean over the
+        views), all in one FaceNet batch."""
+        if len(views) == 0:
+            return np.zeros((0, 128), dtype=np.float32)
+        count = views.shape[1]
+        flat = self.embedder.embed(views.reshape(-1, *views.shape[2:]))
+        mean = flat.reshape(len(views), count, -1).sum(axis=1)
+        return mean / np.maximum(np.linalg.norm(mean, axis=1, keepdims=True), 1e-12)
 
     def detect(self, rgb: np.ndarray, preset: str = "photo") -> list[DetectedFace]:
         """Return the faces in an image, largest first."""
@@ -69,11 +114,10 @@ class FaceAnalyzer:
         started = time.perf_counter()
         faces = self.detect(rgb, preset)
         detected = time.perf_counter()
-        crops = [align_face(rgb, face) for face in faces]
-        embeddings = (
-            self.embedder.embed(np.stack(crops))  # every face of the frame in one batch
-            if faces
-            else np.zeros((0, 128), dtype=np.float32)
+        views = [self.views(rgb, face) for face in faces]
+        crops = [own[0] for own in views]  # the quality gate's limits were set on box crops
+        embeddings = self.embed_views(
+            np.array(views, dtype=np.uint8).reshape(len(faces), -1, 160, 160, 3)
         )
         qualities = [assess(face, crop) for face, crop in zip(faces, crops, strict=True)]
         if timings is not None:
@@ -87,8 +131,12 @@ class FaceAnalyzer:
     def enrollment_templates(
         self, rgb: np.ndarray
     ) -> tuple[DetectedFace, list[tuple[str, np.ndarray]]]:
-        """Embed the photo's one dominant face and its augmentations; raise FaceError otherwise."""
+        """Embed the photo's one dominant face and its augmentations; raise FaceError otherwise.
+
+        Each augmentation is applied to both views alike, so a template is the same pipeline
+        as a recognized face."""
         face = dominant_face(self.detect(rgb, "photo"))
-        crops = augment_face(align_face(rgb, face))
-        embeddings = self.embedder.embed(np.stack([crop for _, crop in crops]))
-        return face, [(name, emb) for (name, _), emb in zip(crops, embeddings, strict=True)]
+        augmented = [augment_face(view) for view in self.views(rgb, face)]  # same recipes each
+        names = [name for name, _ in augmented[0]]
+        views = np.array([[crop for _, crop in own] for own in augmented]).swapaxes(0, 1)
+        return face, list(zip(names, self.embed_views(views), strict=True))

@@ -52,6 +52,7 @@ def test_models_load_once_per_process(loaded_models):
         ("SITE_TIMEZONE", "Mars/Olympus", "SITE_TIMEZONE"),
         ("RECOGNITION_THRESHOLD", "1.5", "RECOGNITION_THRESHOLD"),
         ("RECOGNITION_THRESHOLD", "high", "RECOGNITION_THRESHOLD"),
+        ("RECOGNITION_VIEWS", "mirror", "RECOGNITION_VIEWS"),
         ("LOAD_MODELS", "maybe", "LOAD_MODELS"),
     ],
 )

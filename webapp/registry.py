@@ -29,6 +29,7 @@ class ModelRegistry:
         self.load_seconds: float | None = None
         self.model_dir: Path | None = None
         self.device_preference = "auto"
+        self.recognition_views = "box"
 
     def init_app(self, app) -> None:
         """Remember where models live and which device to use; loads nothing."""
@@ -36,6 +37,7 @@ class ModelRegistry:
         if not self._ready.is_set():
             self.model_dir = Path(app.config["MODEL_DIR"])
             self.device_preference = app.config["DEVICE"]
+            self.recognition_views = app.config.get("RECOGNITION_VIEWS", "box")
 
     @property
     def ready(self) -> bool:
@@ -72,7 +74,9 @@ class ModelRegistry:
             raise ModelsNotReady("the registry was not bound to an app")
         # MediaPipe's pose (TFLite) always runs on the CPU; /healthz says so.
         self.device = {**select_device(self.device_preference), "mediapipe": "cpu"}
-        self._models["faces"] = FaceAnalyzer.from_model_dir(self.model_dir)
+        self._models["faces"] = FaceAnalyzer.from_model_dir(
+            self.model_dir, views=self.recognition_views
+        )
         pose = PoseEstimator()
         pose.warmup()
         self._models["pose"] = pose

@@ -58,6 +58,9 @@ ENV_SETTINGS: dict[str, tuple[object, object]] = {
     "REDIS_URL": (None, str),
     "SITE_TIMEZONE": ("Asia/Seoul", str),
     "RECOGNITION_THRESHOLD": (0.45, float),
+    # "box" (one FaceNet pass per face) or "box+landmarks" (two views, ~2x FaceNet time, wider
+    # open-set margins; templates are re-made with `flask employees reembed`): docs/recognition.md
+    "RECOGNITION_VIEWS": ("box", str),
     "UPLOAD_MAX_MB": (20, int),
     "MAX_IMAGE_PIXELS": (40_000_000, int),
     "LOAD_MODELS": (True, _bool),
@@ -224,6 +227,8 @@ def load_settings(instance_path: Path, environ=None, override: dict | None = Non
             raise ConfigError("KIOSK_CHALLENGE must list O, capture or standby and end with O")
     if not 0.0 < float(raw["RECOGNITION_THRESHOLD"]) < 1.0:
         raise ConfigError("RECOGNITION_THRESHOLD must be between 0 and 1 (cosine similarity)")
+    if raw["RECOGNITION_VIEWS"] not in ("box", "box+landmarks"):
+        raise ConfigError("RECOGNITION_VIEWS must be box or box+landmarks")
     _check_attendance_settings(raw)
     _check_studio_settings(raw)
 

@@ -80,6 +80,29 @@ def import_folder(folder: Path, consent_given: bool, names_as_is: bool) -> None:
     )
 
 
+@employees.command("reembed")
+@click.option(
+    "--all", "everything", is_flag=True, help="Re-embed every photo, not only stale ones."
+)
+def reembed(everything: bool) -> None:
+    """Re-make face templates from the stored enrollment photos with the loaded pipeline.
+
+    Run after changing RECOGNITION_VIEWS or the embedder: the classifier only trains on
+    templates of the loaded pipeline, so until then those people are not recognized.
+    """
+    from webapp.employees.services import reembed_photos
+
+    click.echo("loading models ...")
+    current_models().load()
+    report = reembed_photos("cli", everything)
+    for photo_id, reason in report.failed:
+        click.echo(f"photo {photo_id}: kept its old templates: {reason}", err=True)
+    version = report.classifier
+    trained = f"; classifier v{version.id} ({version.template_count} templates)" if version else ""
+    pipeline = current_models().get("faces").version
+    click.echo(f"re-embedded {report.reembedded} photo(s) with {pipeline}{trained}")
+
+
 @employees.command("list")
 def list_employees() -> None:
     """List employees with their number of enrolled photos."""

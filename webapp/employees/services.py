@@ -338,3 +338,52 @@ def _department_snapshot(department: Department) -> dict:
         else None,
         "workdays": department.workdays,
     }
+
+
+@dataclass
+class ReembedReport:
+    """What `reembed_photos` did: photos re-embedded, photos it could not, the new classifier."""
+
+    reembedded: int = 0
+    failed: list[tuple[int, str]] = field(default_factory=list)  # (photo id, reason)
+    classifier: object | None = None
+
+
+def reembed_photos(actor=None, everything: bool = False) -> ReembedReport:
+    """Re-make the templates of every stored enrollment photo whose templates come from another
+    embedding pipeline than the loaded one (all photos with `everything`), then retrain once.
+
+    Needed after the embedder or RECOGNITION_VIEWS changes: the classifier trains only on
+    templates of the loaded pipeline's version. A photo whose face is no longer found keeps its
+    old templates and is reported.
+    """
+    analyzer = current_models().get("faces")
+    version = analyzer.version
+    photos = db.session.scalars(select(EnrollmentPhoto).order_by(EnrollmentPhoto.id)).all()
+    report = ReembedReport()
+    for photo in photos:
+        if not everything and all(t.model_version == version for t in photo.templates):
+            continue
+        try:
+            rgb = decode_image(media.absolute(photo.path).read_bytes())
+            _face, templates = analyzer.enrollment_templates(rgb)
+        except (OSError, ValueError, ImageError, FaceError) as exc:
+            report.failed.append((photo.id, _message(exc)))
+            continue
+        for old in list(photo.templates):
+            db.session.delete(old)
+        for variation, embedding in templates:
+            db.session.add(
+                FaceTemplate(
+                    employee_id=photo.employee_id,
+                    photo=photo,
+                    variation=variation,
+                    model_version=version,
+                    embedding=embedding.astype("<f4").tobytes(),
+                )
+            )
+        report.reembedded += 1
+    if report.reembedded:
+        db.session.commit()  # the retrain below is audited (classifier.train)
+        report.classifier = templates_changed(actor)
+    return report

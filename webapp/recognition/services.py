@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 
 from ml.classifier import OpenSetClassifier
+from ml.population import population_mean
 from ml.quality import BLURRED, TOO_SMALL, TURNED
 from webapp import audit
 from webapp.employees.models import Employee, FaceTemplate
@@ -82,7 +83,13 @@ def build_classifier_version(actor=None, analyzer_version: str | None = None) ->
     if rows:
         embeddings = np.stack([np.frombuffer(row.embedding, dtype="<f4") for row in rows])
         photos = np.array([row.photo_id for row in rows], dtype=np.int64)
-        classifier = OpenSetClassifier.fit(embeddings, labels, threshold, groups=photos)
+        # Cosines are centred on the generated population's mean where one is stored for
+        # this embedder (ml.population); otherwise they stay raw.
+        center = population_mean(analyzer_version)
+        classifier = OpenSetClassifier.fit(
+            embeddings, labels, threshold, groups=photos, center=center
+        )
+        stats["centred"] = center is not None
         payload = classifier.to_bytes()
         # Each person's calibrated threshold (leave-one-photo-out), shown to admins.
         stats["thresholds"] = {
