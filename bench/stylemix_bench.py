@@ -3,7 +3,7 @@ FaceNet cosine curve on real photos, and a 640x360 video.
 
     .venv/bin/python -m bench.stylemix_bench [--iterations 100] [--resolution 256] [--photos 5]
         [--curve 0,50,100,300] [--curve-resolutions 256,1024] [--video-seconds 5]
-        [--video-keyframes 4] [--skip-curve] [--skip-video]
+        [--video-keyframes 4] [--skip-speed] [--skip-curve] [--skip-video]
 
 Prints the load with every figure: one 1024 px synthesis in torch and OpenVINO; per size the
 truncated synthesis' PSNR against the full output downscaled (its tolerance) and one projection
@@ -69,6 +69,7 @@ def main() -> None:
     parser.add_argument("--video-keyframes", type=int, default=4)
     parser.add_argument("--skip-curve", action="store_true")
     parser.add_argument("--skip-video", action="store_true")
+    parser.add_argument("--skip-speed", action="store_true", help="only the curve and video")
     args = parser.parse_args()
     device = torch_device()
     print(
@@ -80,6 +81,19 @@ def main() -> None:
     print(f"device {device}; torch generator load {time.perf_counter() - started:.1f} s "
           f"(load {_load()})")  # fmt: skip
 
+    from ml.facenet import FaceNetEmbedder
+
+    embedder = FaceNetEmbedder(MODEL_DIR / "facenet_keras.h5")
+    if not args.skip_speed:
+        _speed(generator, embedder, args)
+    if not args.skip_curve:
+        _curve(generator, embedder, args)
+    if not args.skip_video:
+        _video(generator, args)
+
+
+def _speed(generator: TorchStyleGAN, embedder, args) -> None:
+    """Synthesis in torch and OpenVINO, the truncated heads, one step, one projection."""
     w_plus = generator.broadcast(generator.w_average())
     with torch.no_grad():
         generator.synthesize(w_plus)
@@ -114,9 +128,6 @@ def main() -> None:
               f"(load {_load()})")  # fmt: skip
 
     # Projection speed and quality on a generated face (its own latent is the ground truth).
-    from ml.facenet import FaceNetEmbedder
-
-    embedder = FaceNetEmbedder(MODEL_DIR / "facenet_keras.h5")
     z = torch.from_numpy(np.random.RandomState(21).randn(1, 512).astype(np.float32))
     with torch.no_grad():
         target_w = generator.w_average() + 0.7 * (generator.map(z) - generator.w_average())
@@ -135,10 +146,6 @@ def main() -> None:
         f"({seconds / max(args.iterations, 1):.2f} s/it; target <= 60 s), "
         f"PSNR {psnr(rendered, target):.1f} dB, FaceNet cosine {cosine:.2f} (load {_load()})"
     )
-    if not args.skip_curve:
-        _curve(generator, embedder, args)
-    if not args.skip_video:
-        _video(generator, args)
 
 
 def _curve(generator: TorchStyleGAN, embedder, args) -> None:
