@@ -3,7 +3,7 @@ FaceNet cosine curve on real photos, and a 640x360 video.
 
     .venv/bin/python -m bench.stylemix_bench [--iterations 100] [--resolution 256] [--photos 5]
         [--curve 0,50,100,300] [--curve-resolutions 256,1024] [--video-seconds 5]
-        [--video-keyframes 4] [--skip-speed] [--skip-curve] [--skip-video]
+        [--video-keyframes 4] [--skip-speed] [--skip-curve] [--skip-video] [--people a,b]
 
 Prints the load with every figure: one 1024 px synthesis in torch and OpenVINO; per size the
 truncated synthesis' PSNR against the full output downscaled (its tolerance) and one projection
@@ -63,6 +63,9 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=100)
     parser.add_argument("--resolution", type=int, default=256)
     parser.add_argument("--photos", type=int, default=5)
+    parser.add_argument(
+        "--people", default="", help="comma-separated val folders (else the first --photos)"
+    )
     parser.add_argument("--curve", default="0,50,100,300")
     parser.add_argument("--curve-resolutions", default="256,1024")
     parser.add_argument("--video-seconds", type=float, default=5.0)
@@ -157,6 +160,10 @@ def _curve(generator: TorchStyleGAN, embedder, args) -> None:
     detector = FaceDetector.for_photos()
     steps = sorted(int(s) for s in args.curve.split(","))
     people = sorted((MODEL_DIR / "5-celebrity-faces-dataset" / "val").iterdir())[: args.photos]
+    if args.people:
+        people = [
+            MODEL_DIR / "5-celebrity-faces-dataset" / "val" / p for p in args.people.split(",")
+        ]
     for resolution in (int(r) for r in args.curve_resolutions.split(",")):
         settings = ProjectionSettings(resolution=resolution, iterations=steps[-1])
         rows = []
