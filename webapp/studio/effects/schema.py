@@ -8,7 +8,8 @@ expression the whole string matches), `items`, `minItems`/`maxItems`, and the st
 page fills from its face picker), `x-labels` (enum labels), `x-title` (title per language),
 `x-widget` (a page widget for a free-form value), `x-required-with` (a checkbox that must be
 ticked when the job has an input of that role; the job submission checks it, see
-webapp.studio.jobs).
+webapp.studio.jobs), `x-preview` (a boolean the page shows as a button that runs the job with it
+on, in place).
 The API and the page show the same messages, because both come from here (or from `x-error`).
 """
 
@@ -23,7 +24,7 @@ SUPPORTED_KEYS = {
     "type", "properties", "additionalProperties", "required", "default", "enum", "const",
     "minimum", "maximum", "multipleOf", "minLength", "maxLength", "items", "minItems", "maxItems",
     "title", "description", "x-error", "x-code", "x-faces", "x-labels", "x-title",
-    "x-description", "x-widget", "x-step", "pattern", "x-required-with",
+    "x-description", "x-widget", "x-step", "pattern", "x-required-with", "x-preview",
 }  # fmt: skip
 MAX_JSON_PARAM_BYTES = 64 * 1024
 
