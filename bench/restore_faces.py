@@ -133,7 +133,7 @@ def restoration(prior: FacePrior, analyzer, photos: int, steps: int, out: Path |
         mask = face_region(prior, clean)
         reference = analyzer.embedder.embed(identity_crop(align(clean, points, 256).image)[None])
         started = time.perf_counter()
-        fitted = prior.fit_faces(old, iterations=steps)
+        fitted, _ = prior.fit_faces(old, iterations=steps)
         seconds = time.perf_counter() - started
         images = []
         for strength in STRENGTHS:

@@ -51,7 +51,8 @@ def test_face_seeds_land_on_the_face_with_its_chroma():
     ys, xs = np.nonzero(seeds.mask)
     assert seeds.count > 1000
     # On the half-size grid the face spans x 75...135, y 20...80 (the FFHQ frame's middle).
-    assert 70 <= xs.min() and xs.max() <= 140 and 10 <= ys.min() and ys.max() <= 85
+    assert xs.min() >= 70 and xs.max() <= 140
+    assert ys.min() >= 10 and ys.max() <= 85
     assert abs(xs.mean() - 105) < 5
     assert np.allclose(seeds.ab[seeds.mask], (20.0, 30.0), atol=0.5)
 
