@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from ml.stylemix.ir_torch import IRModule, Node
+from ml.stylemix.truncated import TruncatedHead, block_outputs, head_size
 
 MAPPING = "MappingNetwork"
 SYNTHESIS = "SynthesisNetwork"
@@ -93,7 +94,10 @@ def layer_mask(layers: Sequence[StyleLayer], group: str) -> np.ndarray:
 class TorchStyleGAN(torch.nn.Module):
     """Differentiable MobileStyleGAN: z -> w (mapping), W+ -> image (synthesis)."""
 
-    def __init__(self, model_dir: str | Path, device: str = "cpu") -> None:
+    def __init__(
+        self, model_dir: str | Path, device: str = "cpu", cache_dir: str | Path | None = None
+    ) -> None:
+        """`cache_dir` keeps the truncated synthesis heads (fitted once; default ~/.cache)."""
         super().__init__()
         model_dir = Path(model_dir)
         for name in (MAPPING, SYNTHESIS):
@@ -110,6 +114,10 @@ class TorchStyleGAN(torch.nn.Module):
         self.to(device)
         self.requires_grad_(False)
         self._w_avg: torch.Tensor | None = None
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else None
+        self._heads: dict[int, TruncatedHead] = {}
+        self._blocks = block_outputs(self.synthesis)
+        self._active: dict[int, int] = {}
 
     @property
     def num_layers(self) -> int:
@@ -148,11 +156,67 @@ class TorchStyleGAN(torch.nn.Module):
         if w_plus.dim() != 3 or w_plus.shape[1:] != (self.num_layers, W_DIM):
             raise ValueError(f"W+ must be (N, {self.num_layers}, {W_DIM}), got {w_plus.shape}")
         w_plus = w_plus.to(self.device_name)
-        per_layer = {layer.node_id: w_plus[:, i] for i, layer in enumerate(self.layers)}
         outputs = self.synthesis.run(
-            {self._style_param: w_plus[:, 0]}, per_consumer={self._style_param: per_layer}
+            {self._style_param: w_plus[:, 0]}, per_consumer=self._per_layer(w_plus)
         )
         return next(iter(outputs.values()))
+
+    def _per_layer(self, w_plus: torch.Tensor) -> dict[str, dict[str, torch.Tensor]]:
+        per_layer = {layer.node_id: w_plus[:, i] for i, layer in enumerate(self.layers)}
+        return {self._style_param: per_layer}
+
+    def synthesize_with_taps(
+        self, w_plus: torch.Tensor, taps: set[str]
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The 1024 px image and the outputs of the synthesis nodes in `taps` (by id)."""
+        w_plus = w_plus.to(self.device_name)
+        outputs = self.synthesis.run(
+            {self._style_param: w_plus[:, 0]}, per_consumer=self._per_layer(w_plus), taps=taps
+        )
+        image = outputs.pop(self.synthesis.results[0].name)
+        return image, outputs
+
+    def head(self, size: int) -> TruncatedHead:
+        """The refitted "to image" head for `size` px (fitted and cached on first use)."""
+        if size not in self._heads:
+            self._heads[size] = TruncatedHead.cached(self, size, self.cache_dir)
+        return self._heads[size]
+
+    def active_layers(self, resolution: int) -> int:
+        """How many W+ layers (coarse first) a rendering at `resolution` depends on."""
+        size = head_size(resolution)
+        if size is None:
+            return self.num_layers
+        if size not in self._active:
+            needed = self.synthesis.needed({self._blocks[size // 2]})
+            count = sum(layer.node_id in needed for layer in self.layers)
+            if any(layer.node_id in needed for layer in self.layers[count:]):
+                raise GeneratorFilesError("style layers are not ordered coarse to fine")
+            self._active[size] = count
+        return self._active[size]
+
+    def synthesize_at(self, w_plus: torch.Tensor, resolution: int) -> torch.Tensor:
+        """W+ -> image (N, 3, resolution, resolution) in [-1, 1], differentiable.
+
+        Up to 256 px the synthesis stops at the block at half the head size and a refitted head
+        (ml/stylemix/truncated.py) makes the image, which approximates the full output
+        downscaled when the layers from `active_layers(resolution)` on are the average w (they
+        are not used; the head was fitted so); 257...1024 px run the full network and
+        area-downscale it (exact).
+        """
+        size = head_size(resolution)
+        if size is None:
+            return downsample(self.synthesize(w_plus), resolution)
+        if w_plus.dim() != 3 or w_plus.shape[1:] != (self.num_layers, W_DIM):
+            raise ValueError(f"W+ must be (N, {self.num_layers}, {W_DIM}), got {w_plus.shape}")
+        w_plus = w_plus.to(self.device_name)
+        block = self._blocks[size // 2]
+        features = self.synthesis.run(
+            {self._style_param: w_plus[:, 0]},
+            per_consumer=self._per_layer(w_plus),
+            stop_at={block},
+        )[block]
+        return downsample(self.head(size).apply(features), resolution)
 
 
 def to_rgb01(image: torch.Tensor) -> torch.Tensor:

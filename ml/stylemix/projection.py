@@ -1,7 +1,12 @@
 """Project an aligned face into the generator's latent space (W or W+) by gradient descent.
 
-The loss works offline and is computed at the chosen resolution (64...1024; the generator's
-1024 px output is area-downsampled to it, since this generator has no intermediate image outputs):
+The loss works offline and is computed at the chosen resolution (64...1024). Up to 256 px the
+generator is truncated (`TorchStyleGAN.synthesize_at`, ml/stylemix/truncated.py): only the blocks
+up to half the resolution run and a refitted head makes the image, several times faster than the
+full network; only the W+ layers those blocks use are optimized, and the finer layers are kept
+at the average w (which the heads were fitted with; style mixing sets them from either face).
+512 and 1024 px (or `truncated=False`) run the full network and area-downsample its 1024 px
+output. The terms:
 
 - pixel: mean absolute RGB difference;
 - structure: 1 - multi-scale SSIM (as many of the 5 standard scales as the resolution allows);
@@ -13,6 +18,11 @@ The loss works offline and is computed at the chosen resolution (64...1024; the 
 
 FaceNet (TensorFlow) is not in the loss: it cannot be differentiated together with the torch
 generator. It measures the result instead (bench and tests).
+
+Callers can change what is compared: `target_transform` maps both the rendering and the target
+(N, 3, R, R in [0, 1]) before the built-in terms (e.g. to luminance only, to colourize a grey
+face), and `loss_fn(image, target, w_plus)` adds a term of their own (the image and target after
+the transform); set the built-in weights to 0 to use only theirs.
 """
 
 from __future__ import annotations
@@ -32,6 +42,8 @@ MAX_ITERATIONS = 1000
 _MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 
 ProgressCallback = Callable[[int, int, float], None]
+TargetTransform = Callable[[torch.Tensor], torch.Tensor]
+LossFunction = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 @dataclass(frozen=True)
@@ -46,6 +58,7 @@ class ProjectionSettings:
     ssim_weight: float = 1.0
     landmark_weight: float = 1.0
     latent_weight: float = 0.002
+    truncated: bool = True  # up to 256 px, stop the generator at that resolution (fast)
 
     def __post_init__(self) -> None:
         if not MIN_RESOLUTION <= self.resolution <= MAX_RESOLUTION:
@@ -71,23 +84,25 @@ def _gaussian_window(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
     coords = torch.arange(size, dtype=torch.float32) - (size - 1) / 2
     g = torch.exp(-(coords**2) / (2 * sigma**2))
     g = g / g.sum()
-    return (g[:, None] * g[None, :])[None, None].repeat(3, 1, 1, 1)
+    return (g[:, None] * g[None, :])[None, None]
 
 
 def _ssim_parts(x: torch.Tensor, y: torch.Tensor, window: torch.Tensor):
     c1, c2 = 0.01**2, 0.03**2
-    mu_x = F.conv2d(x, window, groups=3)
-    mu_y = F.conv2d(y, window, groups=3)
-    sxx = F.conv2d(x * x, window, groups=3) - mu_x**2
-    syy = F.conv2d(y * y, window, groups=3) - mu_y**2
-    sxy = F.conv2d(x * y, window, groups=3) - mu_x * mu_y
+    channels = x.shape[1]
+    window = window.expand(channels, -1, -1, -1)
+    mu_x = F.conv2d(x, window, groups=channels)
+    mu_y = F.conv2d(y, window, groups=channels)
+    sxx = F.conv2d(x * x, window, groups=channels) - mu_x**2
+    syy = F.conv2d(y * y, window, groups=channels) - mu_y**2
+    sxy = F.conv2d(x * y, window, groups=channels) - mu_x * mu_y
     cs = (2 * sxy + c2) / (sxx + syy + c2)
     luminance = (2 * mu_x * mu_y + c1) / (mu_x**2 + mu_y**2 + c1)
     return (luminance * cs).mean(), cs.mean()
 
 
 def ms_ssim(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Multi-scale SSIM of two (N, 3, H, W) images in [0, 1], over the scales the size allows."""
+    """Multi-scale SSIM of two (N, C, H, W) images in [0, 1], over the scales the size allows."""
     window = _gaussian_window().to(x.device)
     scales = max(1, min(len(_MS_SSIM_WEIGHTS), int(math.log2(x.shape[-1] / 11)) + 1))
     weights = torch.tensor(_MS_SSIM_WEIGHTS[:scales], device=x.device)
@@ -120,6 +135,12 @@ def image_tensor(rgb: np.ndarray, size: int, device: str) -> torch.Tensor:
     return downsample(tensor, size).to(device)
 
 
+def luminance(image: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) RGB in [0, 1] -> (N, 1, H, W) luma (BT.601), a `target_transform`."""
+    r, g, b = image[:, 0:1], image[:, 1:2], image[:, 2:3]
+    return 0.299 * r + 0.587 * g + 0.114 * b
+
+
 def project(
     generator: TorchStyleGAN,
     target_rgb: np.ndarray,
@@ -129,32 +150,46 @@ def project(
     progress: ProgressCallback | None = None,
     reconstruct: bool = True,
     checkpoints: frozenset[int] = frozenset(),
+    target_transform: TargetTransform | None = None,
+    loss_fn: LossFunction | None = None,
 ) -> Projection:
     """Fit a latent whose rendering matches `target_rgb` (a 1024 px FFHQ-aligned face).
 
     `points` are the five aligned landmarks (for the landmark term); `init_w_plus` warm-starts
     (the previous video frame's latent); `progress(step, total, loss)` is called every step;
     without `reconstruct` the final rendering is skipped (an empty array is kept); the latent
-    after each step in `checkpoints` (0 = the start) is kept in `snapshots`.
+    after each step in `checkpoints` (0 = the start) is kept in `snapshots`. `target_transform`
+    and `loss_fn` change what is compared (see the module docstring).
     """
     settings = settings or ProjectionSettings()
     device = generator.device_name
     size = settings.resolution
+    layers = generator.num_layers
+    active = generator.active_layers(size) if settings.truncated else layers
     target = image_tensor(target_rgb, size, device)
     weights = (
         landmark_weights(points, size, target_rgb.shape[0]).to(device)
         if points is not None and settings.landmark_weight > 0
         else None
     )
+    if target_transform is not None:
+        target = target_transform(target)
     w_avg = generator.w_average().to(device)
     if init_w_plus is not None:
         start = torch.as_tensor(init_w_plus, dtype=torch.float32, device=device)[None]
     else:
         start = generator.broadcast(w_avg).clone()
     if settings.latent == "w":
-        latent = start.mean(dim=1, keepdim=True).clone().requires_grad_(True)
+        latent = start[:, :active].mean(dim=1, keepdim=True).clone().requires_grad_(True)
     else:
-        latent = start.clone().requires_grad_(True)
+        latent = start[:, :active].clone().requires_grad_(True)
+
+    rest = generator.broadcast(w_avg)[:, active:] if active < layers else start[:, active:]
+
+    def full(current: torch.Tensor) -> torch.Tensor:
+        # W+ for every layer: the optimized ones, then the finer layers the rendering skips.
+        return torch.cat([current.expand(-1, active, -1), rest], 1)
+
     optimizer = torch.optim.Adam([latent], lr=settings.learning_rate, betas=(0.9, 0.999))
     losses: list[float] = []
     total = settings.iterations
@@ -162,8 +197,7 @@ def project(
 
     def keep(step: int) -> None:
         if step in checkpoints:
-            current = latent.detach().expand(-1, generator.num_layers, -1)
-            snapshots[step] = current[0].cpu().numpy().copy()
+            snapshots[step] = full(latent.detach())[0].cpu().numpy().copy()
 
     keep(0)
     for step in range(total):
@@ -175,9 +209,16 @@ def project(
         ramp *= min(1.0, t / 0.05) if total > 20 else 1.0
         for group in optimizer.param_groups:
             group["lr"] = settings.learning_rate * max(ramp, 0.05)
-        w_plus = latent.expand(-1, generator.num_layers, -1)
-        image = downsample(to_rgb01(generator.synthesize(w_plus)), size)
-        loss = _loss(image, target, weights, w_plus, w_avg, settings)
+        w_plus = full(latent)
+        if settings.truncated:
+            image = to_rgb01(generator.synthesize_at(w_plus, size))
+        else:
+            image = downsample(to_rgb01(generator.synthesize(w_plus)), size)
+        if target_transform is not None:
+            image = target_transform(image)
+        loss = _loss(image, target, weights, w_plus[:, :active], w_avg, settings)
+        if loss_fn is not None:
+            loss = loss + loss_fn(image, target, w_plus)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -185,7 +226,7 @@ def project(
         keep(step + 1)
         if progress is not None:
             progress(step + 1, total, losses[-1])
-    final = latent.expand(-1, generator.num_layers, -1).detach()
+    final = full(latent.detach())
     reconstruction = np.zeros((0, 0, 3), dtype=np.uint8)
     if reconstruct:
         with torch.no_grad():
@@ -202,7 +243,7 @@ def _loss(
     settings: ProjectionSettings,
 ) -> torch.Tensor:
     diff = (image - target).abs()
-    loss = settings.pixel_weight * diff.mean()
+    loss = image.new_zeros(()) + settings.pixel_weight * diff.mean()
     if settings.ssim_weight > 0:
         loss = loss + settings.ssim_weight * (1.0 - ms_ssim(image.clamp(0, 1), target))
     if weights is not None:
