@@ -10,8 +10,8 @@ MobileStyleGAN (ml/stylemix/projection.py):
 - **restoration**: the degraded face is projected as it is (RGB), the reconstruction's colour
   is matched to the face's and it is blended back under a feathered face mask at a strength.
 
-`reconstruct` is the one place that calls the projection; `ml.restore.luminance_projection`
-gives it the luminance-only loss.
+`FacePrior.reconstruct` is the one place that calls the projection (through
+ml/restore/prior_projection.py).
 """
 
 from __future__ import annotations
@@ -148,9 +148,11 @@ class FacePrior:
         progress: Callable[[float], None] | None = None,
         resolution: int | None = None,
         iterations: int | None = None,
+        side: int | None = None,
     ) -> np.ndarray:
-        """The generator's reconstruction of an aligned face (same size, uint8 RGB)."""
-        from .luminance_projection import project_face
+        """The generator's reconstruction of an aligned face (uint8 RGB, side px, default the
+        aligned size)."""
+        from .prior_projection import project_face
 
         return project_face(
             self.generator,
@@ -160,6 +162,7 @@ class FacePrior:
             resolution=resolution or self.settings.resolution,
             iterations=self.settings.iterations if iterations is None else iterations,
             progress=progress,
+            side=side,
         )
 
     def face_colours(
@@ -223,11 +226,13 @@ class FacePrior:
             def step(fraction: float, number: int = number) -> None:
                 progress((number + fraction) / len(faces), f"face {number + 1} of {len(faces)}")
 
+            # Rendered at the size the FFHQ frame has in the photo (64...1024), so warping it
+            # back neither blurs nor aliases.
+            scale = float(np.hypot(*frame_matrix(points, 1024)[0, :2]))
+            side = int(np.clip(round(1024 / scale), 64, 1024))
             recon = self.reconstruct(
-                aligned, False, progress=step, resolution=resolution, iterations=iterations
+                aligned, False, step, resolution=resolution, iterations=iterations, side=side
             )
-            # Pasted at the reconstruction's own size (up to 1024) for its detail.
-            side = recon.shape[0]
             target = align(rgb, points, side).image
             fitted.append(FittedFace(points, match_colour(recon, target, face_mask(side, 0.0))))
             report.faces_used += 1
