@@ -166,7 +166,7 @@ def restoration(prior: FacePrior, analyzer, photos: int, steps: int, out: Path |
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--photos", type=int, default=1, help="colour photos per person")
-    parser.add_argument("--steps", type=int, default=40, help="colour projection steps per face")
+    parser.add_argument("--steps", type=int, default=30, help="colour projection steps per face")
     parser.add_argument("--restore-photos", type=int, default=3)
     parser.add_argument("--restore-steps", type=int, default=60)
     parser.add_argument("--out", type=Path, default=None, help="save before/after PNGs here")

@@ -44,7 +44,7 @@ class PriorSettings:
     """How hard to project each face, how many faces, and the time they may take together."""
 
     resolution: int = 64
-    iterations: int = 40
+    iterations: int = 30
     max_faces: int = 4
     time_budget: float = 45.0  # seconds; no further face is started after it
 

@@ -26,7 +26,7 @@ from webapp.studio.effects.registry import model_loader
 #: Where an operator puts an ONNX colorizer (see docs/restore.md for its contract).
 COLORIZER_FILE = "colorizer.onnx"
 #: Default projection steps per face for automatic face colour (ml.restore.face_prior).
-FACE_STEPS = 40
+FACE_STEPS = 30
 
 
 class ColorizerSlot:
