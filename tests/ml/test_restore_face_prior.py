@@ -137,8 +137,8 @@ def test_luminance_only_projection_gives_a_coloured_face_of_the_same_shades(prio
 
 @pytest.mark.slow
 def test_face_restoration_blends_the_face_only_and_zero_is_off(prior, dataset):
-    clean = load_rgb(colour_photos(dataset, "val", "mindy_kaling")[0])
-    old, _ = degrade(clean, 1, seed=3)
+    clean = load_rgb(colour_photos(dataset, "val", "jerry_seinfeld")[0])
+    old, _ = degrade(clean, 1, seed=2)
     same, report = prior.restore(old, 0.0)
     assert same is old and report.faces_used == 0
     fitted, report = prior.fit_faces(old, iterations=STEPS)
@@ -151,7 +151,7 @@ def test_face_restoration_blends_the_face_only_and_zero_is_off(prior, dataset):
     # The reconstruction is colour-matched: the face keeps its tone.
     tone = np.abs(rgb_to_lab(restored)[skin].mean(0) - rgb_to_lab(old)[skin].mean(0))
     assert tone.max() < 6
-    assert psnr(restored[skin], clean[skin]) > psnr(old[skin], clean[skin]) - 3
+    assert psnr(restored[skin], clean[skin]) > psnr(old[skin], clean[skin]) - 1
 
 
 def _dilate(mask: np.ndarray, fraction: float) -> np.ndarray:
