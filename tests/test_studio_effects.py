@@ -101,7 +101,9 @@ def test_the_page_form_is_generated_from_the_contract(pix):
         assert f'id="studio-{name}-options"' in page
         for param, spec in effect.params_schema["properties"].items():
             if "x-faces" not in spec:
-                assert f'data-param="{param}"' in page, (name, param)
+                # An `x-preview` flag is a button that sends the form with it on.
+                field = "data-preview" if spec.get("x-preview") else "data-param"
+                assert f'{field}="{param}"' in page, (name, param)
         for spec in effect.inputs:
             if spec.role != "media":
                 assert f'data-role="{spec.role}"' in page

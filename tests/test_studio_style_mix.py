@@ -98,6 +98,33 @@ def test_a_photo_is_style_mixed_with_a_preset_face(studio):
     assert "style-mixed" in label["Description"] and label["Synthetic"] == "true"
 
 
+def test_a_quick_preview_of_a_video_is_its_first_frame_mixed_at_low_resolution(studio, tmp_path):
+    """The page's preview button: the same sliders with `preview` on; the worker caps the
+    projection at 128 px / 30 iterations and returns the aligned face and its mix side by side."""
+    face = photo("jerry_seinfeld")[:300, :300]
+    clip = write_video(tmp_path / "in.mp4", [face, face], fps=12, audio=True)
+    params = {
+        "resolution": 512,
+        "iterations": 200,
+        "layers": "fine",
+        "other": "preset_a",
+        "preview": True,
+    }
+    status = _wait(studio, _post(studio, clip.read_bytes(), "in.mp4", params))
+    assert status["status"] == "done", _why(studio, status)
+    assert status["params"]["resolution"] == 512 and status["params"]["preview"] is True
+    details = status["details"]
+    assert details["preview_resolution"] == 128 and details["preview_iterations"] == 30
+    assert status["result"]["media_type"] in ("image/png", "image/jpeg")
+    client = studio["app"].test_client()
+    body = client.get(status["result"]["url"], headers=bearer(studio["token"])).get_data()
+    result = np.asarray(Image.open(io.BytesIO(body)).convert("RGB"))
+    assert result.shape == (384, 768, 3)
+    aligned, mixed = result[:, :384].astype(int), result[:, 384:].astype(int)
+    assert np.abs(aligned - mixed).mean() > 5  # the mix, not the input again
+    assert aligned.std() > 20 and mixed.std() > 20  # two faces, not blank halves
+
+
 def test_the_second_photo_is_needed_when_chosen(studio):
     params = {"resolution": 64, "iterations": 1, "other": "source"}
     status = _wait(studio, _post(studio, encode(photo("madonna")), "m.jpg", params))

@@ -36,6 +36,7 @@ import torch
 import torch.nn.functional as F
 
 from ml.stylemix.generator import TorchStyleGAN, downsample, to_rgb01, to_uint8_rgb
+from ml.stylemix.truncated import HEAD_SIZES, head_size
 
 MIN_RESOLUTION, MAX_RESOLUTION = 64, 1024
 MAX_ITERATIONS = 1000
@@ -59,6 +60,7 @@ class ProjectionSettings:
     landmark_weight: float = 1.0
     latent_weight: float = 0.002
     truncated: bool = True  # up to 256 px, stop the generator at that resolution (fast)
+    progressive: bool = True  # with truncated: iterations spread over 64, 128, ... resolution
 
     def __post_init__(self) -> None:
         if not MIN_RESOLUTION <= self.resolution <= MAX_RESOLUTION:
@@ -141,6 +143,20 @@ def luminance(image: torch.Tensor) -> torch.Tensor:
     return 0.299 * r + 0.587 * g + 0.114 * b
 
 
+def stage_plan(settings: ProjectionSettings) -> list[int]:
+    """The loss resolution of each iteration: with `progressive` (and the truncated generator)
+    the iterations are split evenly over 64, 128, ... up to the resolution, coarse first (the
+    low stages cost a fraction of the last); otherwise all at the resolution."""
+    size, total = settings.resolution, settings.iterations
+    sizes = [size]
+    if settings.progressive and settings.truncated:
+        sizes = [s for s in HEAD_SIZES if s < size and head_size(size) != s] + [size]
+    plan: list[int] = []
+    for index, stage_size in enumerate(sizes):
+        plan += [stage_size] * (total * (index + 1) // len(sizes) - len(plan))
+    return plan
+
+
 def project(
     generator: TorchStyleGAN,
     target_rgb: np.ndarray,
@@ -166,14 +182,19 @@ def project(
     size = settings.resolution
     layers = generator.num_layers
     active = generator.active_layers(size) if settings.truncated else layers
-    target = image_tensor(target_rgb, size, device)
-    weights = (
-        landmark_weights(points, size, target_rgb.shape[0]).to(device)
-        if points is not None and settings.landmark_weight > 0
-        else None
-    )
-    if target_transform is not None:
-        target = target_transform(target)
+    total = settings.iterations
+    plan = stage_plan(settings)
+    targets: dict[int, tuple[torch.Tensor, torch.Tensor | None]] = {}
+    for stage_size in dict.fromkeys(plan):
+        target = image_tensor(target_rgb, stage_size, device)
+        weights = (
+            landmark_weights(points, stage_size, target_rgb.shape[0]).to(device)
+            if points is not None and settings.landmark_weight > 0
+            else None
+        )
+        if target_transform is not None:
+            target = target_transform(target)
+        targets[stage_size] = (target, weights)
     w_avg = generator.w_average().to(device)
     if init_w_plus is not None:
         start = torch.as_tensor(init_w_plus, dtype=torch.float32, device=device)[None]
@@ -192,7 +213,6 @@ def project(
 
     optimizer = torch.optim.Adam([latent], lr=settings.learning_rate, betas=(0.9, 0.999))
     losses: list[float] = []
-    total = settings.iterations
     snapshots: dict[int, np.ndarray] = {}
 
     def keep(step: int) -> None:
@@ -210,10 +230,12 @@ def project(
         for group in optimizer.param_groups:
             group["lr"] = settings.learning_rate * max(ramp, 0.05)
         w_plus = full(latent)
+        stage_size = plan[step]
+        target, weights = targets[stage_size]
         if settings.truncated:
-            image = to_rgb01(generator.synthesize_at(w_plus, size))
+            image = to_rgb01(generator.synthesize_at(w_plus, stage_size))
         else:
-            image = downsample(to_rgb01(generator.synthesize(w_plus)), size)
+            image = downsample(to_rgb01(generator.synthesize(w_plus)), stage_size)
         if target_transform is not None:
             image = target_transform(image)
         loss = _loss(image, target, weights, w_plus[:, :active], w_avg, settings)

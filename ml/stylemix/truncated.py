@@ -158,3 +158,17 @@ def head_size(resolution: int) -> int | None:
         if resolution <= size:
             return size
     return None
+
+
+def head_psnr(generator, size: int, samples: int = 4, seed: int = 4242) -> list[float]:
+    """PSNR (dB, images in [0, 1]) of the truncated `size` px rendering against the full 1024 px
+    output area-downscaled to `size`, on `samples` latents the head was not fitted on."""
+    scores = []
+    latents = fit_latents(generator, samples, seed, generator.active_layers(size))
+    for w_plus in latents.split(1):
+        with torch.no_grad():
+            full = F.interpolate(generator.synthesize(w_plus), size=size, mode="area")
+            truncated = generator.synthesize_at(w_plus, size)
+        mse = float(((full - truncated) / 2).pow(2).mean())
+        scores.append(10.0 * float(np.log10(1.0 / max(mse, 1e-12))))
+    return scores

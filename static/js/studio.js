@@ -192,7 +192,7 @@
     }
 
     // The job request from the generated form: inputs by role, then parameters by the schema.
-    function collect(which, body) {
+    function collect(which, body, extra = {}) {
       const spec = contract[which];
       const options = optionsOf(which);
       for (const input of spec.inputs) {
@@ -228,7 +228,7 @@
           params[name] = field.value;
         }
       }
-      body.append('params', JSON.stringify(params));
+      body.append('params', JSON.stringify({ ...params, ...extra }));
       return null;
     }
 
@@ -248,6 +248,49 @@
       submit.disabled = false;
       if (response.status !== 202) { formError.textContent = `${t.failed}: ${data.message}`; return; }
       window.location.href = `${S.jobPage}${data.job_id}`;
+    });
+
+    // A quick preview (an effect's `x-preview` parameter): the same request, every slider and
+    // choice as set, with that parameter on; its result is shown here when done.
+    form.querySelectorAll('[data-preview]').forEach((button) => {
+      const box = button.parentElement;
+      const status = box.querySelector('[data-preview-status]');
+      const image = box.querySelector('[data-preview-image]');
+      const done = ['done', 'failed', 'cancelled'];
+      button.addEventListener('click', async () => {
+        formError.textContent = '';
+        if (!media) { formError.textContent = t.chooseFile; return; }
+        const which = effect();
+        const body = new FormData();
+        body.append('media_id', media.id);
+        body.append('effect', which);
+        const refused = collect(which, body, { [button.dataset.preview]: true });
+        if (refused) { formError.textContent = refused; return; }
+        button.disabled = true;
+        status.textContent = t.starting;
+        const { response, data } = await api(S.jobsUrl, { method: 'POST', body });
+        if (response.status !== 202) {
+          button.disabled = false;
+          status.textContent = `${t.failed}: ${data.message}`;
+          return;
+        }
+        let job = { status: 'queued' };
+        while (!done.includes(job.status)) {
+          await new Promise((resolve) => { setTimeout(resolve, 1000); });
+          const polled = await api(data.status_url);
+          if (!polled.response.ok) { job = { status: 'failed', error: polled.data.message }; break; }
+          job = polled.data;
+          status.textContent = `${job.progress}% ${job.message || ''}`;
+        }
+        button.disabled = false;
+        if (job.status === 'done' && job.result) {
+          image.src = job.result.url;
+          image.hidden = false;
+          status.textContent = t.previewReady;
+        } else {
+          status.textContent = `${t.failed}: ${job.error || job.message || ''}`;
+        }
+      });
     });
   }
 

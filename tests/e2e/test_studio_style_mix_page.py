@@ -40,6 +40,14 @@ def test_the_sliders_reach_the_job(server, page, tmp_path, screenshots):
     options.locator('[data-param="other"]').select_option("preset_c")
     options.locator('[data-param="look"]').select_option("cartoon_ink")
     expect(options.locator('[data-param="resolution"]')).to_have_value("128")
+    # The quick preview sends the same sliders with `preview` on and stays on the page.
+    options.get_by_role("button", name=re.compile("Quick preview")).click()
+    expect(options.locator("[data-preview-status]")).to_contain_text("%", timeout=30_000)
+    expect(page).to_have_url(re.compile(r"/studio/$"))
+    listed = page.request.get(f"{server.url}/api/v1/studio/jobs").json()["jobs"]
+    preview = listed[0]["params"]
+    assert preview["preview"] is True and preview["resolution"] == 128
+    assert preview["iterations"] == 30 and preview["other"] == "preset_c"
     page.screenshot(path=screenshots / "studio-style-mix.png", full_page=True)
     page.get_by_role("button", name="Start").click()
     expect(page).to_have_url(re.compile(r"/studio/jobs/\d+$"), timeout=30_000)
@@ -50,4 +58,4 @@ def test_the_sliders_reach_the_job(server, page, tmp_path, screenshots):
     assert params["resolution"] == 128 and params["iterations"] == 30
     assert params["video_iterations"] == 4 and params["fine_strength"] == 0.35
     assert params["layers"] == "coarse_middle" and params["other"] == "preset_c"
-    assert params["look"] == "cartoon_ink"
+    assert params["look"] == "cartoon_ink" and params["preview"] is False

@@ -5,7 +5,8 @@ integer, number, boolean, string), `properties`, `additionalProperties: false`, 
 `default`, `enum`, `const`, `minimum`/`maximum`, `minLength`/`maxLength`, `items`,
 `minItems`/`maxItems`, and the studio's own keys: `x-error`/`x-code` (the message and code when a
 value is refused), `x-faces` (a face-id list the page fills from its face picker), `x-labels`
-(enum labels), `x-title` (title per language), `x-widget` (a page widget for a free-form value).
+(enum labels), `x-title` (title per language), `x-widget` (a page widget for a free-form value),
+`x-preview` (a boolean the page shows as a button that runs the job with it on, in place).
 The API and the page show the same messages, because both come from here (or from `x-error`).
 """
 
@@ -19,7 +20,7 @@ SUPPORTED_KEYS = {
     "type", "properties", "additionalProperties", "required", "default", "enum", "const",
     "minimum", "maximum", "multipleOf", "minLength", "maxLength", "items", "minItems", "maxItems",
     "title", "description", "x-error", "x-code", "x-faces", "x-labels", "x-title",
-    "x-description", "x-widget", "x-step",
+    "x-description", "x-widget", "x-step", "x-preview",
 }  # fmt: skip
 MAX_JSON_PARAM_BYTES = 64 * 1024
 

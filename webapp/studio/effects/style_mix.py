@@ -18,6 +18,9 @@ from webapp.studio.effects.base import (
 )
 from webapp.studio.effects.registry import model_loader
 
+PREVIEW_RESOLUTION = 128  # a preview projects at most at this resolution ...
+PREVIEW_ITERATIONS = 30  # ... for at most this many iterations (seconds on a CPU)
+PREVIEW_SIZE = 384  # px per side of the preview's two faces
 TOON_FOLDER = "stylemix-toon"  # an operator's fine-tuned SynthesisNetwork.{xml,bin} goes here
 
 LAYER_CHOICES = {
@@ -57,7 +60,10 @@ def load_style_mixer(registry):
     from ml.stylemix.toon import StyleLooks
 
     gan_dir, looks_dir = default_model_dirs(registry.model_dir)
-    generator = TorchStyleGAN(gan_dir, device=torch_device(registry.device_preference))
+    # The truncated-synthesis heads are fitted once and kept with the generator's mean-w cache.
+    generator = TorchStyleGAN(
+        gan_dir, device=torch_device(registry.device_preference), cache_dir=registry.facebank_dir
+    )
     detector = registry.model("faces").detectors["photo"]
     return StyleMixer(generator, detector, StyleLooks(looks_dir))
 
@@ -113,6 +119,17 @@ class StyleMix(Effect):
             "toon_resolution": slider(
                 text("Fine-tuned layers up to (px)", "미세조정 층 범위 (픽셀)"), 4, 1024, 4, 32
             ),
+            # x-preview: the page shows a button that runs the job with this on and shows the
+            # result in place (seconds), before the full job.
+            "preview": {
+                **checkbox(
+                    text(
+                        "Quick preview: the face only, projected at up to 128 px",
+                        "빠른 미리보기: 얼굴만, 최대 128픽셀로 투영",
+                    )
+                ),
+                "x-preview": True,
+            },
         }
     )
     models = ("faces", "stylemix")
@@ -146,17 +163,26 @@ class StyleMix(Effect):
 
     # -- helpers ------------------------------------------------------------------------------
 
+    def _settings(self, params):
+        """The projection settings; a preview caps them to a few seconds' work."""
+        from ml.stylemix.projection import ProjectionSettings
+
+        resolution, iterations = params["resolution"], params["iterations"]
+        if params.get("preview"):
+            resolution = min(resolution, PREVIEW_RESOLUTION)
+            iterations = min(iterations, PREVIEW_ITERATIONS)
+        return ProjectionSettings(resolution=resolution, iterations=iterations)
+
     def _plan(self, ctx, mixer, progress):
         """Strengths, the other face's latent, look, and the (blended) generator."""
         from ml.stylemix.mixing import PRESETS
         from ml.stylemix.pipeline import PRESET_SEEDS, Look
-        from ml.stylemix.projection import ProjectionSettings
         from ml.stylemix.toon import LOOKS, load_toon_generator
 
         p = ctx.params
         chosen = PRESETS[p["layers"]]
         strengths = {g: chosen[g] * p[f"{g}_strength"] for g in ("coarse", "middle", "fine")}
-        settings = ProjectionSettings(resolution=p["resolution"], iterations=p["iterations"])
+        settings = self._settings(p)
         if p["other"] == "source":
             source = ctx.inputs.get("source")
             if source is None:
@@ -181,6 +207,42 @@ class StyleMix(Effect):
         return strengths, other, look, generator, settings
 
     # -- run ----------------------------------------------------------------------------------
+
+    def run(self, ctx):
+        """The full job, or with `preview` the aligned face and its mix side by side (a photo,
+        also for a video: its first frame), projected at up to 128 px in a few iterations."""
+        if not ctx.params.get("preview"):
+            return super().run(ctx)
+        import cv2
+        import numpy as np
+
+        from ml.video import read_frame
+
+        media = ctx.media
+        rgb = media.image() if media.kind == PHOTO else read_frame(media.path, 0)
+        ctx.progress(0.05, "Projecting the face (preview).", force=True)
+        with ctx.models.use("stylemix") as mixer:
+            has_source = ctx.params["other"] == "source"
+            strengths, other, look, generator, settings = self._plan(
+                ctx, mixer, ctx.stage(5, 40) if has_source else None
+            )
+            aligned = mixer.align_photo(rgb)
+            projection = mixer.project_face(
+                aligned, settings, progress=ctx.stage(40 if has_source else 5, 80),
+                reconstruct=False,
+            )  # fmt: skip
+            ctx.progress(0.8, "Rendering the preview.", force=True)
+            face = mixer.render(mixer.mix_latents(projection.w_plus, other, strengths), look,
+                                generator)  # fmt: skip
+        size = (PREVIEW_SIZE, PREVIEW_SIZE)
+        halves = [
+            cv2.resize(part, size, interpolation=cv2.INTER_AREA) for part in (aligned.image, face)
+        ]
+        image = np.concatenate(halves, axis=1)
+        details = {**ctx.params, "strengths": strengths, "preview_resolution": settings.resolution,
+                   "preview_iterations": settings.iterations,
+                   "final_loss": projection.losses[-1] if projection.losses else None}  # fmt: skip
+        return ctx.save_photo(image, details)
 
     def apply_image(self, ctx, rgb):
         """Project, mix, look, paste back."""
