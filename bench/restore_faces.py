@@ -20,7 +20,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 from PIL import Image
 
 from bench.common import cpu_name
@@ -174,6 +173,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
+    import torch  # after ml.stylemix, which sets OMP_WAIT_POLICY for torch's OpenMP threads
+
     print(f"CPU: {cpu_name()}, {os.cpu_count()} cores; torch threads {torch.get_num_threads()}")
     from ml.recognition import FaceAnalyzer
 

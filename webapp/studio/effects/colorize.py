@@ -234,11 +234,11 @@ class Colorize(Effect):
                 localized(
                     text(
                         "Faces are coloured automatically by fitting the face generator to each "
-                        "face's shades of grey (about a minute per photo on this server); "
+                        "face's shades of grey (seconds to a minute per photo on this server); "
                         "everything else takes its colour from your hints, the reference photo "
                         "or an installed colorizer model.",
                         "얼굴은 얼굴 생성기를 각 얼굴의 명암에 맞춰 자동으로 칠합니다(이 서버에서 "
-                        "사진당 약 1분). 나머지 부분의 색은 색 힌트, 참고 사진 또는 설치된 "
+                        "사진당 수 초~1분). 나머지 부분의 색은 색 힌트, 참고 사진 또는 설치된 "
                         "컬러화 모델에서 옵니다.",
                     )
                 ),

@@ -160,10 +160,10 @@ class Enhance(Effect):
                 localized(
                     text(
                         "Face restoration fits the face generator to each face and blends its "
-                        "reconstruction back (a minute or more per face on this server): it looks "
-                        "cleaner but may not look exactly like the person. 0 turns it off.",
+                        "reconstruction back (seconds to a minute per face on this server): it "
+                        "looks cleaner but may not look exactly like the person. 0 turns it off.",
                         "얼굴 복원은 얼굴 생성기를 각 얼굴에 맞춘 뒤 다시 그린 얼굴을 섞습니다(이 "
-                        "서버에서 얼굴당 1분 이상). 더 깨끗해 보이지만 그 사람과 똑같지 않을 수 "
+                        "서버에서 얼굴당 수 초~1분). 더 깨끗해 보이지만 그 사람과 똑같지 않을 수 "
                         "있습니다. 0이면 쓰지 않습니다.",
                     )
                 ),
