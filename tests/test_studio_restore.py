@@ -61,7 +61,11 @@ def test_a_grey_photo_is_colorized_from_hints_and_a_reference(studio):
     hints = [{"color": "#2040c0", "points": [[20, height - 20], [60, height - 20]], "width": 12}]
     reference = encode(photo("jerry_seinfeld", 0, split="train"))
     status, result = _run(
-        studio, "colorize", encode(old, "PNG"), {"hints": hints}, reference=reference
+        studio,
+        "colorize",
+        encode(old, "PNG"),
+        {"hints": hints, "face_colour": False},
+        reference=reference,
     )
     assert result.shape == old.shape
     details = status["details"]
@@ -90,12 +94,31 @@ def test_bad_hints_are_refused_before_a_job_is_made(studio):
 
 
 def test_colorize_without_any_colour_source_fails_clearly(studio):
-    response = _submit(studio, "colorize", encode(grey_rgb(photo("madonna")), "PNG"), {})
     client = studio["app"].test_client()
-    status = wait_for(
-        client, response.get_json()["status_url"], bearer(studio["token"]), finished, 120.0
-    )
-    assert status["status"] == "failed" and status["error_code"] == "no_colour_source"
+    no_faces = np.tile(np.linspace(40, 220, 160, dtype=np.uint8)[None, :, None], (120, 1, 3))
+    for media, params, says in (
+        (grey_rgb(photo("madonna")), {"face_colour": False}, "Nothing to take colour from"),
+        (no_faces, {}, "No face could be coloured automatically"),
+    ):
+        response = _submit(studio, "colorize", encode(media, "PNG"), params)
+        status = wait_for(
+            client, response.get_json()["status_url"], bearer(studio["token"]), finished, 120.0
+        )
+        assert status["status"] == "failed" and status["error_code"] == "no_colour_source"
+        assert says in status["error"], status
+
+
+def test_faces_of_a_grey_photo_are_coloured_automatically(studio):
+    original = photo("jerry_seinfeld", 2)
+    old = grey_rgb(original)
+    status, result = _run(studio, "colorize", encode(old, "PNG"), {"face_steps": 5})
+    details = status["details"]
+    assert details["sources"] == ["faces"]
+    assert details["face_colour"]["faces_used"] == 1 and details["seeds"] > 100
+    assert details["face_colour"]["faces_found"] == 1
+    ab = rgb_to_lab(result)[:, :, 1:]
+    assert np.linalg.norm(ab, axis=2).mean() > 5  # colour, not grey
+    assert np.abs(rgb_to_lab(result)[:, :, 0] - rgb_to_lab(old)[:, :, 0]).mean() < 1.5
 
 
 def test_an_old_photo_is_enhanced_and_enlarged(studio):
@@ -109,12 +132,24 @@ def test_an_old_photo_is_enhanced_and_enlarged(studio):
     assert result.shape == old.shape and "sharpen" in status["details"]["steps"]
 
 
+def test_faces_are_restored_by_the_generator_at_the_chosen_strength(studio):
+    old = photo("mindy_kaling")
+    params = {"upscale": "1", "faces": 0.6, "face_steps": 5, "contrast": 0, "sharpen": 0}
+    status, result = _run(studio, "enhance", encode(old, "PNG"), params)
+    details = status["details"]
+    assert details["faces"] == 0.6 and "faces" in details["steps"]
+    assert details["face_restoration"]["faces_used"] == 1
+    assert result.shape == old.shape
+
+
 def test_the_page_has_the_hint_widget_the_notices_and_the_slider(studio):
     client = studio_client(studio["app"], "painter@example.com")
     page = client.get("/studio/").get_data(as_text=True)
     assert "js/colour_hints.js" in page and 'data-widget="colour_hints"' in page
     assert "colorize-face-notice" in page and "enhance-face-notice" in page
     assert "colorize-model-notice" in page  # no colorizer.onnx in the shared model folder
+    for control in ("face_colour", "face_steps", "faces"):
+        assert f'data-param="{control}"' in page
     data = {"media": (io.BytesIO(encode(photo("madonna"))), "m.jpg"), "effect": "enhance"}
     response = client.post(f"{API}/jobs", data=data, content_type="multipart/form-data")
     job_page = client.get(f"/studio/jobs/{response.get_json()['job_id']}").get_data(as_text=True)

@@ -102,9 +102,10 @@ def colorize(
         seeds = seeds.overlay(hinted)
         sources.append("hints")
     if seeds.count == 0:
+        looked = "No face could be coloured automatically. " if face_seeds is not None else ""
         raise RestoreError(
-            "Nothing to take colour from: paint colour hints, give a reference colour photo, "
-            "or install a colorizer model.",
+            f"{looked}Nothing to take colour from: paint colour hints, give a reference colour "
+            "photo, or install a colorizer model.",
             "no_colour_source",
         )
     progress(0.4, "propagate")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -12,6 +13,9 @@ from .color import lab_to_rgb, rgb_to_lab
 from .errors import RestoreError
 from .scratches import detect_defects, inpaint_defects
 from .super_resolution import RealEsrgan
+
+if TYPE_CHECKING:
+    from .face_prior import FacePrior
 
 Progress = Callable[[float, str], None]
 MAX_OUTPUT_PIXELS = 36_000_000
@@ -26,6 +30,8 @@ class EnhanceOptions:
     contrast: float = 0.3
     sharpen: float = 0.4
     upscale: int = 1  # 1, 2 or 4
+    faces: float = 0.0  # strength of the generator's reconstruction blended over each face
+    face_steps: int = 60  # projection steps per face
 
 
 @dataclass
@@ -36,6 +42,7 @@ class EnhanceResult:
     defect_pixels: int = 0
     noise_sigma: float = 0.0
     steps: list[str] = field(default_factory=list)
+    faces: dict | None = None  # what face restoration did (PriorReport.as_dict())
 
 
 def estimate_noise(rgb: np.ndarray) -> float:
@@ -83,11 +90,17 @@ def enhance(
     options: EnhanceOptions,
     upscaler: RealEsrgan | None = None,
     progress: Progress | None = None,
+    face_prior: FacePrior | None = None,
 ) -> EnhanceResult:
-    """Run the enabled steps in order; `upscaler` is needed when options.upscale > 1."""
+    """Run the enabled steps in order; `upscaler` is needed when options.upscale > 1, and
+    `face_prior` when options.faces > 0."""
     progress = progress or _noop
     result = EnhanceResult(rgb)
     image = rgb
+    if options.faces > 0 and face_prior is None:
+        raise ValueError("face restoration needs the face prior")
+    if not 0 <= options.faces <= 1:
+        raise RestoreError("faces must be between 0 and 1.", "bad_params")
     if options.upscale not in (1, 2, 4):
         raise RestoreError("upscale must be 1, 2 or 4.", "bad_params")
     if options.upscale > 1:
@@ -118,6 +131,17 @@ def enhance(
         progress(0.2, "upscale")
         image = upscaler.upscale(image, progress=lambda f: progress(0.2 + 0.7 * f, "upscale"))
         result.steps.append(f"upscale x{options.upscale}")
+    if options.faces > 0:
+        progress(0.9, "faces")
+        image, report = face_prior.restore(
+            image,
+            options.faces,
+            iterations=options.face_steps,
+            progress=lambda f, stage: progress(0.9, f"faces: {stage} {round(100 * f)}%"),
+        )
+        result.faces = report.as_dict()
+        if report.faces_used:
+            result.steps.append("faces")
     if options.contrast > 0:
         progress(0.92, "contrast")
         image = local_contrast(image, options.contrast)

@@ -1,5 +1,6 @@
-"""Colorize in a real browser: paint colour hints on the photo, start the job, compare the
-result with the original on the before/after slider."""
+"""Colorize in a real browser: paint colour hints on the photo, keep automatic face colour on
+with few fitting steps, start the job, compare the result with the original on the before/after
+slider."""
 
 from __future__ import annotations
 
@@ -61,15 +62,20 @@ def test_paint_hints_colorize_and_compare(server, worker, page, tmp_path, screen
     points = np.array([p for s in strokes for p in s["points"]])
     assert 0.4 * 240 < points[0, 0] < 0.5 * 240 and 0.35 * 364 < points[0, 1] < 0.45 * 364
     assert points[:, 0].max() <= 240 and points[:, 1].max() <= 364
+    # Automatic face colour is on by default; few fitting steps keep the test short.
+    expect(options.locator('[data-param="face_colour"]')).to_be_checked()
+    options.locator('[data-param="face_steps"]').fill("5")
     page.screenshot(path=screenshots / "restore-hints.png", full_page=True)
     page.get_by_role("button", name="Start").click()
     expect(page).to_have_url(re.compile(r"/studio/jobs/\d+$"))
-    expect(page.locator("#job-status")).to_have_text("done", timeout=120_000)
+    expect(page.locator("#job-status")).to_have_text("done", timeout=240_000)
     slider = page.get_by_label("Before / after")
     expect(slider).to_be_visible()
     expect(page.locator(".before-after img.before")).to_be_attached()
     slider.fill("20")
     clip = page.evaluate("document.querySelector('.before-after .before').style.clipPath")
     assert clip == "inset(0px 80% 0px 0px)"
-    expect(page.get_by_text("Colours from: your colour hints.")).to_be_visible()
+    sources = "Colours from: the face colour prior, your colour hints."
+    expect(page.get_by_text(sources)).to_be_visible()
+    expect(page.get_by_text("Faces coloured automatically: 1 of 1.")).to_be_visible()
     page.screenshot(path=screenshots / "restore-result.png", full_page=True)

@@ -1,7 +1,8 @@
 """Colorize: an old grey photo in colour, from painted hints, a reference photo or a model slot.
 
 The algorithm is ml/restore (Levin et al. 2004 propagation; Welsh et al. 2002-style reference
-seeds; an operator's ONNX colorizer when installed). No colorization weights ship with the project.
+seeds; faces coloured by projecting them into the face generator with a luminance-only loss; an
+operator's ONNX colorizer when installed). No colorization weights ship with the project.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from webapp.studio.effects.registry import model_loader
 
 #: Where an operator puts an ONNX colorizer (see docs/restore.md for its contract).
 COLORIZER_FILE = "colorizer.onnx"
+#: Default projection steps per face for automatic face colour (ml.restore.face_prior).
+FACE_STEPS = 30
 
 
 class ColorizerSlot:
@@ -58,10 +61,11 @@ class Colorize(Effect):
     name = "colorize"
     label = text("Colorize an old photo", "흑백 사진 컬러화")
     description = text(
-        "Paint a few colour hints on the photo and/or give a colour photo of the same person or "
-        "place; the colours spread along the photo's own edges.",
-        "사진 위에 색을 몇 군데 칠하거나 같은 사람·장소의 컬러 사진을 주면, 사진의 윤곽을 따라 "
-        "색이 퍼집니다.",
+        "Faces are coloured automatically; paint a few colour hints on the photo and/or give a "
+        "colour photo of the same person or place; the colours spread along the photo's own "
+        "edges.",
+        "얼굴은 자동으로 칠해집니다. 사진 위에 색을 몇 군데 칠하거나 같은 사람·장소의 컬러 "
+        "사진을 주면, 사진의 윤곽을 따라 색이 퍼집니다.",
     )
     inputs = (
         Input("media", (PHOTO,), text("Old photo", "오래된 사진")),
@@ -96,9 +100,18 @@ class Colorize(Effect):
             "use_model": checkbox(
                 text("Use the installed colorizer model", "설치된 컬러화 모델 사용"), default=True
             ),
+            "face_colour": checkbox(
+                text(
+                    "Colour faces automatically (face generator)", "얼굴 자동 채색 (얼굴 생성기)"
+                ),
+                default=True,
+            ),
+            "face_steps": slider(
+                text("Face colour fitting steps", "얼굴 색 맞춤 단계 수"), 0, 200, 5, FACE_STEPS
+            ),
         }
     )  # fmt: skip
-    models = ("faces", "colorizer")
+    models = ("faces", "colorizer", "stylemix")
     provenance = "Synthetic media: colours were added to the photo by {software} (colorize)."
     widget_script = "js/colour_hints.js"
 
@@ -115,7 +128,9 @@ class Colorize(Effect):
 
     def apply_image(self, ctx, rgb):
         """The colorized photo (or the photo itself when it is colour and may be skipped)."""
+        from ml.restore.color import colour_report
         from ml.restore.colorize import colorize
+        from ml.restore.face_prior import FacePrior, PriorSettings, colour_seeds
         from ml.restore.hints import parse_strokes
 
         p = ctx.params
@@ -127,6 +142,25 @@ class Colorize(Effect):
             progress(0.0, "Finding the faces.", force=True)
             with ctx.models.use("faces") as analyzer:
                 faces = (face_box(analyzer, rgb), face_box(analyzer, reference))
+        face_seeds, prior_report = None, None
+        colour_photo = colour_report(rgb).is_colour
+        share = 0.0
+        if p["face_colour"] and not (colour_photo and not p["recolour"]):
+            share = 0.8
+
+            def face_progress(fraction, stage):
+                progress(share * fraction, f"Colouring faces: {stage}.")
+
+            face_progress(0.0, "finding the faces")
+            with ctx.models.use("stylemix") as mixer:
+                prior = FacePrior(
+                    mixer.generator, mixer.detector, PriorSettings(iterations=p["face_steps"])
+                )
+                colours, prior_report = prior.face_colours(rgb, progress=face_progress)
+
+            def face_seeds(photo, grid):
+                return colour_seeds(colours, photo.shape[:2], grid)
+
         slot = ctx.models.get("colorizer")
         model = slot.model if p["use_model"] else None
         with ctx.models.use("colorizer"):
@@ -136,9 +170,12 @@ class Colorize(Effect):
                 reference=reference,
                 model=model,
                 faces=faces,
+                face_seeds=face_seeds,
                 recolour=p["recolour"],
                 saturation=p["saturation"],
-                progress=lambda f, stage: progress(f, f"Colorizing: {stage}."),
+                progress=lambda f, stage: progress(
+                    share + (1 - share) * f, f"Colorizing: {stage}."
+                ),
             )
         details = {
             "skipped_colour_photo": result.skipped,
@@ -150,6 +187,7 @@ class Colorize(Effect):
             "saturation": p["saturation"],
             "model": model.name if model is not None else None,
             "face_boxes_matched": all(box is not None for box in faces),
+            "face_colour": prior_report.as_dict() if prior_report is not None else None,
         }
         return result.rgb, details
 
@@ -175,20 +213,33 @@ class Colorize(Effect):
             "faces": text("the face colour prior", "얼굴 색 추정"),
         }
         used = ", ".join(localized(names[s]) for s in details["sources"] if s in names)
-        return [localized(text("Colours from: {used}.", "색의 출처: {used}.")).format(used=used)]
+        lines = [localized(text("Colours from: {used}.", "색의 출처: {used}.")).format(used=used)]
+        faces = details.get("face_colour")
+        if faces:
+            lines.append(
+                localized(
+                    text(
+                        "Faces coloured automatically: {used} of {found}.",
+                        "자동으로 칠한 얼굴: {found}개 중 {used}개.",
+                    )
+                ).format(used=faces["faces_used"], found=faces["faces_found"])
+            )
+        return lines
 
     def page_notices(self, config):
-        """Say what cannot work in this installation: no model file, no automatic face colour."""
+        """Say how faces get their colour, and that no colorizer model file is installed."""
         notices = [
             (
                 "colorize-face-notice",
                 localized(
                     text(
-                        "Automatic face colour (from the face generator) is not available in "
-                        "this version: colour comes only from your hints, the reference photo "
-                        "and an installed colorizer model.",
-                        "얼굴 자동 채색(얼굴 생성기 사용)은 이 버전에서 사용할 수 없습니다. 색은 "
-                        "색 힌트, 참고 사진, 설치된 컬러화 모델에서만 옵니다.",
+                        "Faces are coloured automatically by fitting the face generator to each "
+                        "face's shades of grey (seconds to a minute per photo on this server); "
+                        "everything else takes its colour from your hints, the reference photo "
+                        "or an installed colorizer model.",
+                        "얼굴은 얼굴 생성기를 각 얼굴의 명암에 맞춰 자동으로 칠합니다(이 서버에서 "
+                        "사진당 수 초~1분). 나머지 부분의 색은 색 힌트, 참고 사진 또는 설치된 "
+                        "컬러화 모델에서 옵니다.",
                     )
                 ),
             )
@@ -199,10 +250,10 @@ class Colorize(Effect):
                     "colorize-model-notice",
                     localized(
                         text(
-                            "No colorizer model is installed, so paint hints or give a "
-                            "reference photo.",
-                            "컬러화 모델이 설치되어 있지 않으니 색 힌트를 칠하거나 참고 사진을 "
-                            "주세요.",
+                            "No colorizer model is installed: for more than the faces, paint "
+                            "hints or give a reference photo.",
+                            "컬러화 모델이 설치되어 있지 않습니다. 얼굴 외의 부분은 색 힌트를 "
+                            "칠하거나 참고 사진을 주세요.",
                         )
                     ),
                 )
