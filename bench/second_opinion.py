@@ -436,6 +436,39 @@ def leave_one_person_out(data, chip, fn_cal, dl_cal):
     return join(strangers), join(knowns), np.concatenate(truth)
 
 
+def nearest_template_table(data: dict, chip: str) -> list[str]:
+    """dlib's native reading, nearest template: per person, genuine vs the strangers' best."""
+    names, py = list(data["names"]), data["photo_y"]
+    x = centred(data[f"train_{chip}"], None)
+    out = [
+        f"dlib `{chip}`, nearest enrollment photo's cosine (no SVC, every stranger against every "
+        "person):",
+        "",
+        "| person | left-out photos p10 / min | val min | "
+        + " | ".join(f"{label} max" for label in SETS)
+        + " | other people's val max |",
+        "|---" * (4 + len(SETS)) + "|",
+    ]
+    for k, name in enumerate(names):
+        own = x[py == k]
+        inner = own @ own.T
+        np.fill_diagonal(inner, -1.0)
+        loo = inner.max(axis=1)
+
+        def nearest(probes, own=own):
+            return (centred(probes, None) @ own.T).max(axis=1)
+
+        val = nearest(data[f"val_{chip}"][data["val_y"] == k])
+        strangers = [nearest(data[f"{label.split()[0]}_{chip}"]).max() for label in SETS]
+        others = nearest(data[f"val_{chip}"][data["val_y"] != k]).max()
+        out.append(
+            f"| {name} | {np.quantile(loo, 0.1):.3f} / {loo.min():.3f} | {val.min():.3f} | "
+            + " | ".join(f"{v:.3f}" for v in strangers)
+            + f" | {others:.3f} |"
+        )
+    return out
+
+
 def time_models(rounds: int = 3) -> list[str]:
     """Per face, interleaved on the val photos: FaceNet's embed vs dlib's (shape + chip + net)."""
     analyzer = FaceAnalyzer.from_model_dir(MODEL_DIR)
@@ -480,6 +513,8 @@ def main() -> None:
         data = {k: stored[k] for k in stored.files}
     for chip in ("sp5", "mt5"):
         print("\n".join(report(data, chip)))
+        print()
+        print("\n".join(nearest_template_table(data, chip)))
         print()
     if args.time:
         print(f"load average {os.getloadavg()[0]:.1f} before timing")
