@@ -17,7 +17,8 @@ stranger set the accepted count and the best stranger's margin:
 Rules are tuned on seeds 70000-70239 only; 80000-80239 and 90000-90239 are held out.
 
 Run: `.venv/bin/python bench/second_opinion.py` (first run: generates 720 faces and embeds
-everything, ~15-25 min on 2 busy cores; later runs read ~/.cache/face-platform/second_opinion).
+everything, ~14 min on 2 busy cores, nice 10;
+later runs (~30 s) read ~/.cache/face-platform/second_opinion).
 """
 
 from __future__ import annotations
