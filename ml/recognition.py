@@ -116,9 +116,10 @@ class FaceAnalyzer:
         detected = time.perf_counter()
         views = [self.views(rgb, face) for face in faces]
         crops = [own[0] for own in views]  # the quality gate's limits were set on box crops
-        embeddings = self.embed_views(
-            np.array(views, dtype=np.uint8).reshape(len(faces), -1, 160, 160, 3)
-        )
+        if faces:
+            embeddings = self.embed_views(np.array(views, dtype=np.uint8))
+        else:  # nothing to embed (a 0-length batch cannot be reshaped into views)
+            embeddings = np.zeros((0, 128), dtype=np.float32)
         qualities = [assess(face, crop) for face, crop in zip(faces, crops, strict=True)]
         if timings is not None:
             timings["detect"] = detected - started
