@@ -82,6 +82,7 @@ class ServedApp:
             "BIND": f"127.0.0.1:{self.port}",
             "WEB_CONCURRENCY": str(workers),
             "PYTHONUNBUFFERED": "1",
+            "ACCESS_LOG": "1",  # the worker's own request times come from its access log
             "TF_CPP_MIN_LOG_LEVEL": "2",
             **({"GUNICORN_THREADS": str(threads)} if threads else {}),
             **(env or {}),
