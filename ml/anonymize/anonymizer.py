@@ -38,7 +38,7 @@ SYNTHETIC_MODES = ("synthetic", "k-same")
 FALLBACKS = ("blur", "pixelate")
 MODEL_NAME = "anonymize-kSame-v1"
 DEFAULT_K = 5
-IDENTITY_RETRIES = 2  # other donor sets tried when a synthetic face fails the identity check
+IDENTITY_RETRIES = 4  # other donors tried when a face fails the identity check (see docs)
 # The identity check passes below threshold - margin: a re-detected box embeds a little
 # differently from the box checked here (0.01-0.03 measured), so the margin keeps the promise.
 CHECK_MARGIN = 0.05

@@ -60,7 +60,7 @@ class VideoAnonymizer:
         self._last: dict[int, FaceBox] = {}
         self._identities: dict[int, SyntheticIdentity | None] = {}
         self._used: set[str] = set()  # generated faces given to tracks: one per track, for good
-        self.fps = float(fps) if fps > 0 else 25.0
+        self.fps = float(fps) if fps and fps > 0 else 25.0
         self._filters: dict[int, OneEuroFilter] = {}
         self._states: dict[int, SwapState] = {}
         self._index = 0
