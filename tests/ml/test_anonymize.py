@@ -432,3 +432,8 @@ def test_video_keeps_the_kept_face_and_covers_the_bystander_in_every_frame(
             identities = [i for i in video._identities.values() if i is not None]
             assert len(identities) == 1 and identities[0].choice.donors[0].kind == "generated"
             assert video.stats["fallbacks"] == 0
+            # ... and the face swap's per-track smoothing: one mesh filter and one colour state,
+            # carried from frame to frame (the colour statistics are a running average).
+            (track,) = [t for t, i in video._identities.items() if i is not None]
+            assert set(video._states) == {track} and set(video._filters) == {track}
+            assert video._states[track].colour is not None
