@@ -1,6 +1,7 @@
 """Anonymize with generated faces (synthetic mode, the default) on a filled default bank.
 
-Run with `.venv/bin/python bench/anonymize_generated.py BANK_DIR` where BANK_DIR holds a default
+Run with `.venv/bin/python bench/anonymize_generated.py BANK_DIR [OUT_DIR]` (OUT_DIR: each
+layout before | after as a JPEG, to look at) where BANK_DIR holds a default
 bank (e.g. one `bench/generator.py` or a worker built; `flask studio facebank generate` fills
 one). Group photos as in bench/studio_anonymize.py (1280x800, 10 faces, layouts 5-7, no face
 kept), 3 timed runs each after a warm-up; generation is not in the time (the bank is filled).
@@ -19,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,7 +44,7 @@ def load() -> str:
     return Path("/proc/loadavg").read_text().split()[0]
 
 
-def main(bank_dir: Path) -> None:
+def main(bank_dir: Path, out_dir: Path | None = None) -> None:
     """Print the section: per face, per layout, and the totals the targets name."""
     analyzer = FaceAnalyzer.from_model_dir(MODEL_DIR)
     anonymizer = Anonymizer.from_model_dir(MODEL_DIR, analyzer=analyzer, bank_dir=bank_dir)
@@ -61,6 +63,11 @@ def main(bank_dir: Path) -> None:
             result = anonymizer.anonymize_image(image, [], "synthetic")
             times.append(time.perf_counter() - started)
         all_times += times
+        timings = result.details["timings"]
+        if out_dir is not None:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            both = cv2.cvtColor(np.hstack([image, result.image]), cv2.COLOR_RGB2BGR)
+            cv2.imwrite(str(out_dir / f"layout-{seed}.jpg"), both)
         records = {r["id"]: r for r in result.details["faces"]}
         after = analyzer.detectors["photo"].detect(result.image)
         done = []
@@ -86,7 +93,8 @@ def main(bank_dir: Path) -> None:
             rows.append(row)
         table.append(
             f"| {seed} | {len(faces)} | {len(done)} / {len(faces) - len(done)} | "
-            f"{len(set(done))} | **{np.median(times):.2f}** | {max(times):.2f} | {load()} |"
+            f"{len(set(done))} | **{np.median(times):.2f}** | {max(times):.2f} | "
+            f"{timings['detect']:.2f} / {timings['replace']:.2f} | {load()} |"
         )
     print("| layout | face | real face | result | why blurred | cosine to original "
           "(check / re-detected) | gender (before -> after) |")  # fmt: skip
@@ -99,8 +107,11 @@ def main(bank_dir: Path) -> None:
             f"{row['check'] if row['check'] is not None else '-'} / "
             f"{'-' if cosine is None else f'{cosine:.2f}'} | {row.get('gender', '-')} |"
         )
-    print("\n| layout | faces | generated / blurred | distinct faces | p50 s | max s | load |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "\n| layout | faces | generated / blurred | distinct faces | p50 s | max s | "
+        "detect / replace s (last run) | load |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     print("\n".join(table))
     real = [row for row in rows if row["real"]]
     replaced_real = [row for row in real if row["mode"] == "synthetic"]
@@ -126,4 +137,4 @@ def main(bank_dir: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    main(Path(sys.argv[1]), Path(sys.argv[2]) if len(sys.argv) > 2 else None)
