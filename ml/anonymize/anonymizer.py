@@ -287,6 +287,7 @@ class Anonymizer:
         embeddings = self._embed_faces(original, targets)
         originals = {face.id: vector for face, vector in zip(targets, embeddings, strict=True)}
         plans: dict[int, SyntheticIdentity] = {}
+        changed: dict[int, np.ndarray] = {}  # the pixels each face's swap (or cover) changed
         used: set[str] = set()  # generated faces given out in this image
         for face, estimate, embedding in zip(targets, estimates, embeddings, strict=True):
             record = records[face.id]
@@ -304,6 +305,8 @@ class Anonymizer:
                 if fallback is None:
                     raise AnonymizeError(exc.code, exc.message) from exc
                 region = self.cover(image, face, fallback)
+                mask = changed[face.id] = np.zeros(image.shape[:2], dtype=bool)
+                mask[region[1] : region[3], region[0] : region[2]] = True
                 record.update(
                     mode=fallback, region=list(region), fallback=exc.message, reason=exc.code
                 )
@@ -312,7 +315,7 @@ class Anonymizer:
         drawn: dict[int, FaceBox] = {}  # each replaced face where its new features are
         for attempt in range(IDENTITY_RETRIES + 1):
             for face in list(pending):
-                put = self._put_in(image, original, face, plans[face.id], records, attempt > 0)
+                put = self._put_in(image, original, face, plans[face.id], records, changed)
                 if put is None:
                     pending.remove(face)
                 else:
@@ -358,7 +361,7 @@ class Anonymizer:
                 # recognition threshold less the margin) is put back in.
                 identity, check = best[face.id]
                 if identity is not plans[face.id]:
-                    self._put_in(image, original, face, identity, records, True)
+                    self._put_in(image, original, face, identity, records, changed)
                 records[face.id]["identity_check"] = check
                 continue
             region = self.cover(image, face, "blur")
@@ -376,21 +379,26 @@ class Anonymizer:
         face: FaceBox,
         identity: SyntheticIdentity,
         records: dict[int, dict[str, Any]],
-        again: bool,
+        changed: dict[int, np.ndarray],
     ) -> FaceBox | None:
         """Render one planned face and record it; the face as drawn (see `drawn_face`), or None
         (the face blurred) when it cannot take one.
 
-        `again`: the face was rendered before, so its area is put back to the original first.
+        `changed`: each face's changed pixels; a face rendered before is first put back to the
+        original, except where other faces' swaps changed pixels (their new faces stay).
         """
         record = records[face.id]
-        if again:
-            self.restore(image, original, face)
+        if face.id in changed:
+            others = [mask for key, mask in changed.items() if key != face.id]
+            protect = np.logical_or.reduce(others) if others else None
+            self.restore(image, original, face, protect)
+        mine = changed[face.id] = np.zeros(image.shape[:2], dtype=bool)
         try:
             landmarks = self.mesh_of(original, face)
-            region = self.render(image, original, face, identity, landmarks=landmarks)
+            region = self.render(image, original, face, identity, landmarks=landmarks, changed=mine)
         except NoSyntheticFace as exc:
             region = self.cover(image, face, "blur")
+            mine[region[1] : region[3], region[0] : region[2]] = True
             record.update(
                 mode="blur", region=union(record, region), fallback=str(exc), reason=exc.reason
             )
@@ -492,12 +500,14 @@ class Anonymizer:
         landmarks: np.ndarray | None = None,
         state: SwapState | None = None,
         find_hands: bool = True,
+        changed: np.ndarray | None = None,
     ) -> tuple[int, int, int, int]:
         """Swap the identity's face onto `face` in `image` (in place); return the changed region.
 
         The face swap's core does the work (ml.face_swap.classical). `landmarks`: the face's
         mesh when the caller has it (a video's smoothed mesh), else read from `original`;
-        `state`: a video track's colour statistics. Raises NoSyntheticFace (nothing painted)
+        `state`: a video track's colour statistics; `changed` (bool, image-sized): the pixels
+        changed are set in it. Raises NoSyntheticFace (nothing painted)
         when the face mesh does not confirm the face or the face is too small.
         """
         if landmarks is None:
@@ -509,13 +519,15 @@ class Anonymizer:
         swapped = self.swapper.swap_face(
             image, identity.source, landmarks, state=state, find_hands=find_hands
         )
-        changed = np.any(swapped != image, axis=2)
-        if not changed.any():
+        here = np.any(swapped != image, axis=2)
+        if not here.any():
             raise NoSyntheticFace(
                 "too_small", "the face is too small for a synthetic face; it was blurred"
             )
         image[...] = swapped
-        ys, xs = np.nonzero(changed)
+        if changed is not None:
+            changed |= here
+        ys, xs = np.nonzero(here)
         return (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
 
     def mesh_of(self, rgb: np.ndarray, face: FaceBox) -> np.ndarray:
@@ -532,13 +544,22 @@ class Anonymizer:
             )
         return landmarks
 
-    def restore(self, image: np.ndarray, original: np.ndarray, face: FaceBox) -> None:
-        """Put the original pixels back where a swap onto `face` may have changed them."""
+    def restore(
+        self,
+        image: np.ndarray,
+        original: np.ndarray,
+        face: FaceBox,
+        protect: np.ndarray | None = None,
+    ) -> None:
+        """Put the original pixels back where a swap onto `face` may have changed them, except
+        where `protect` (bool) is set: other faces' new pixels never go back to the original."""
         try:
             landmarks = self.mesh_of(original, face)
         except NoSyntheticFace:
             return
         area = change_region(landmarks, image.shape[:2]) > 0
+        if protect is not None:
+            area &= ~protect
         image[area] = original[area]
 
     # -- identity checks -------------------------------------------------------------------

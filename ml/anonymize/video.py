@@ -64,11 +64,13 @@ class VideoAnonymizer:
         self._filters: dict[int, OneEuroFilter] = {}
         self._states: dict[int, SwapState] = {}
         self._index = 0
+        self._changed: dict[int, np.ndarray] = {}  # this frame's pixels changed, per track
 
     def __call__(self, frame: np.ndarray, index: int) -> np.ndarray:
         """Anonymize one RGB frame."""
         frame = as_rgb(frame)
         self._index = index
+        self._changed = {}
         faces = self.anonymizer.detect(frame)
         tracks = self.tracker.update([face.box for face in faces])
         if self.kept_tracks is None:
@@ -131,20 +133,20 @@ class VideoAnonymizer:
                 # No mesh on this frame (a turned head, a false detection): blurred now, and
                 # the donors are chosen on a later frame that has one.
                 self.stats["fallbacks"] += 1
-                anonymizer.cover(image, face, "blur")
+                self._cover(image, track_id, face, "blur")
                 return
             if self._identities[track_id] is not None:
                 return  # rendered (and checked) on this frame already
         identity = self._identities[track_id]
         if identity is None:
             self.stats["fallbacks"] += 1
-            anonymizer.cover(image, face, self.fallback or "blur")
+            self._cover(image, track_id, face, self.fallback or "blur")
             return
         try:
             self._render(image, frame, track_id, face, identity)
         except NoSyntheticFace:
             self.stats["fallbacks"] += 1
-            anonymizer.cover(image, face, "blur")
+            self._cover(image, track_id, face, "blur")
 
     def _render(
         self,
@@ -162,9 +164,17 @@ class VideoAnonymizer:
             smoother = self._filters[track_id] = OneEuroFilter(scale=face_size(landmarks))
         landmarks = smoother(landmarks, self._index / self.fps)
         state = self._states.setdefault(track_id, SwapState())
+        mine = self._changed[track_id] = np.zeros(image.shape[:2], dtype=bool)
         # Hands are not looked for in videos (MediaPipe Hands costs ~50 ms a frame), as in the swap.
         self.anonymizer.render(
-            image, frame, face, identity, landmarks=landmarks, state=state, find_hands=False
+            image,
+            frame,
+            face,
+            identity,
+            landmarks=landmarks,
+            state=state,
+            find_hands=False,
+            changed=mine,
         )
         return self.anonymizer.drawn_face(face, landmarks, identity)
 
@@ -206,12 +216,23 @@ class VideoAnonymizer:
                 best = (check["cosine_to_original"], identity)
         if best is None:
             if identity is not None:
-                anonymizer.restore(image, frame, face)
+                anonymizer.restore(image, frame, face, self._protect(track_id))
             return None  # no donor passed: this track is blurred
         # No donor reached the aim: the closest one under the safety limit stays.
         if best[1] is not identity:
             self._redo(image, frame, track_id, face, best[1], True)
         return best[1]
+
+    def _cover(self, image: np.ndarray, track_id: int, face: FaceBox, mode: str) -> None:
+        """Blur or pixelate a track's face, marking the pixels as this track's."""
+        x0, y0, x1, y1 = self.anonymizer.cover(image, face, mode)
+        mask = self._changed.setdefault(track_id, np.zeros(image.shape[:2], dtype=bool))
+        mask[y0:y1, x0:x1] = True
+
+    def _protect(self, track_id: int) -> np.ndarray | None:
+        """The pixels other tracks changed in this frame (a restore leaves them alone)."""
+        others = [mask for key, mask in self._changed.items() if key != track_id]
+        return np.logical_or.reduce(others) if others else None
 
     def _redo(
         self,
@@ -224,7 +245,7 @@ class VideoAnonymizer:
     ) -> FaceBox:
         """Render a candidate on the frame's own pixels, the track's smoothing started afresh."""
         if again:
-            self.anonymizer.restore(image, frame, face)
+            self.anonymizer.restore(image, frame, face, self._protect(track_id))
             self._filters.pop(track_id, None)
             self._states.pop(track_id, None)
         return self._render(image, frame, track_id, face, identity)
