@@ -20,7 +20,10 @@ from ml.anonymize.detection import FaceBox
 from ml.face_bank import (
     FaceBankError,
 )
+from ml.face_mesh import face_size
+from ml.face_swap import SwapState
 from ml.images import as_rgb
+from ml.tracking import OneEuroFilter
 
 
 class VideoAnonymizer:
@@ -28,7 +31,9 @@ class VideoAnonymizer:
 
     Faces are followed with `ml.tracking.FaceTracker`; a track the detector lost coasts for a few
     frames and is still covered. Every face that is not a kept track, new faces included, is
-    replaced in every frame. A synthetic face keeps its donors for the whole track.
+    replaced in every frame. A synthetic face keeps its donors for the whole track, and, like
+    the face swap's VideoSwapper, each track's mesh goes through a One-Euro filter and its colour
+    statistics through a running average (SwapState), so the new face does not shimmer.
     """
 
     def __init__(
@@ -38,8 +43,9 @@ class VideoAnonymizer:
         mode: str,
         fallback: str | None = None,
         tracker: Any | None = None,
+        fps: float = 25.0,
     ) -> None:
-        """`keep_ids` are ids of `anonymizer.detect(first frame)`."""
+        """`keep_ids` are ids of `anonymizer.detect(first frame)`; `fps` scales the smoothing."""
         from ml.tracking import FaceTracker
 
         if mode not in MODES:
@@ -54,10 +60,17 @@ class VideoAnonymizer:
         self._last: dict[int, FaceBox] = {}
         self._identities: dict[int, SyntheticIdentity | None] = {}
         self._used: set[str] = set()  # generated faces given to tracks: one per track, for good
+        self.fps = float(fps) if fps and fps > 0 else 25.0
+        self._filters: dict[int, OneEuroFilter] = {}
+        self._states: dict[int, SwapState] = {}
+        self._index = 0
+        self._changed: dict[int, np.ndarray] = {}  # this frame's pixels changed, per track
 
     def __call__(self, frame: np.ndarray, index: int) -> np.ndarray:
         """Anonymize one RGB frame."""
         frame = as_rgb(frame)
+        self._index = index
+        self._changed = {}
         faces = self.anonymizer.detect(frame)
         tracks = self.tracker.update([face.box for face in faces])
         if self.kept_tracks is None:
@@ -85,6 +98,8 @@ class VideoAnonymizer:
         live = {track.id for track in tracks}
         for gone in set(self._last) - live:
             self._last.pop(gone, None)
+            self._filters.pop(gone, None)
+            self._states.pop(gone, None)
         self.stats["frames"] += 1
         return image
 
@@ -113,28 +128,58 @@ class VideoAnonymizer:
             return
         if track_id not in self._identities:
             try:
-                self._identities[track_id] = self._first_identity(image, frame, face)
+                self._identities[track_id] = self._first_identity(image, frame, track_id, face)
             except NoSyntheticFace:
                 # No mesh on this frame (a turned head, a false detection): blurred now, and
                 # the donors are chosen on a later frame that has one.
                 self.stats["fallbacks"] += 1
-                anonymizer.cover(image, face, "blur")
+                self._cover(image, track_id, face, "blur")
                 return
             if self._identities[track_id] is not None:
                 return  # rendered (and checked) on this frame already
         identity = self._identities[track_id]
         if identity is None:
             self.stats["fallbacks"] += 1
-            anonymizer.cover(image, face, self.fallback or "blur")
+            self._cover(image, track_id, face, self.fallback or "blur")
             return
         try:
-            anonymizer.render(image, frame, face, identity)
+            self._render(image, frame, track_id, face, identity)
         except NoSyntheticFace:
             self.stats["fallbacks"] += 1
-            anonymizer.cover(image, face, "blur")
+            self._cover(image, track_id, face, "blur")
+
+    def _render(
+        self,
+        image: np.ndarray,
+        frame: np.ndarray,
+        track_id: int,
+        face: FaceBox,
+        identity: SyntheticIdentity,
+    ) -> FaceBox:
+        """The track's face swapped in with its smoothed mesh and colour state; the face as drawn
+        (its five points moved with the new shape, for the identity check)."""
+        landmarks = self.anonymizer.mesh_of(frame, face)
+        smoother = self._filters.get(track_id)
+        if smoother is None:
+            smoother = self._filters[track_id] = OneEuroFilter(scale=face_size(landmarks))
+        landmarks = smoother(landmarks, self._index / self.fps)
+        state = self._states.setdefault(track_id, SwapState())
+        mine = self._changed[track_id] = np.zeros(image.shape[:2], dtype=bool)
+        # Hands are not looked for in videos (MediaPipe Hands costs ~50 ms a frame), as in the swap.
+        self.anonymizer.render(
+            image,
+            frame,
+            face,
+            identity,
+            landmarks=landmarks,
+            state=state,
+            find_hands=False,
+            changed=mine,
+        )
+        return self.anonymizer.drawn_face(face, landmarks, identity)
 
     def _first_identity(
-        self, image: np.ndarray, frame: np.ndarray, face: FaceBox
+        self, image: np.ndarray, frame: np.ndarray, track_id: int, face: FaceBox
     ) -> SyntheticIdentity | None:
         """Choose a new track's donors, render them and check identity as photos do; or None.
 
@@ -143,6 +188,8 @@ class VideoAnonymizer:
         anonymizer = self.anonymizer
         estimate = anonymizer.estimate(frame, [face])[0]
         embedding = anonymizer._embed_faces(frame, [face])[0]
+        best: tuple[float, SyntheticIdentity] | None = None  # the lowest safe check
+        identity = None
         for attempt in range(IDENTITY_RETRIES + 1):
             try:
                 identity = anonymizer.plan_identity(
@@ -155,13 +202,50 @@ class VideoAnonymizer:
                     rgb=frame,
                 )
             except FaceBankError as exc:
-                if self.fallback is None:
+                if attempt == 0 and self.fallback is None:
                     raise AnonymizeError(exc.code, exc.message) from exc
-                return None
-            anonymizer.render(image, frame, face, identity)
+                break
+            drawn = self._redo(image, frame, track_id, face, identity, attempt > 0)
             if embedding is None:
                 return identity
-            replaced = anonymizer._embed_faces(image, [face])[0]
-            if anonymizer._identity_check(replaced, embedding, identity)["passed"]:
+            replaced = anonymizer._embed_faces(image, [drawn])[0]
+            check = anonymizer._identity_check(replaced, embedding, identity)
+            if check["passed"]:
                 return identity
-        return None  # no donor set passed: this track is blurred
+            if check["safe"] and (best is None or check["cosine_to_original"] < best[0]):
+                best = (check["cosine_to_original"], identity)
+        if best is None:
+            if identity is not None:
+                anonymizer.restore(image, frame, face, self._protect(track_id))
+            return None  # no donor passed: this track is blurred
+        # No donor reached the aim: the closest one under the safety limit stays.
+        if best[1] is not identity:
+            self._redo(image, frame, track_id, face, best[1], True)
+        return best[1]
+
+    def _cover(self, image: np.ndarray, track_id: int, face: FaceBox, mode: str) -> None:
+        """Blur or pixelate a track's face, marking the pixels as this track's."""
+        x0, y0, x1, y1 = self.anonymizer.cover(image, face, mode)
+        mask = self._changed.setdefault(track_id, np.zeros(image.shape[:2], dtype=bool))
+        mask[y0:y1, x0:x1] = True
+
+    def _protect(self, track_id: int) -> np.ndarray | None:
+        """The pixels other tracks changed in this frame (a restore leaves them alone)."""
+        others = [mask for key, mask in self._changed.items() if key != track_id]
+        return np.logical_or.reduce(others) if others else None
+
+    def _redo(
+        self,
+        image: np.ndarray,
+        frame: np.ndarray,
+        track_id: int,
+        face: FaceBox,
+        identity: SyntheticIdentity,
+        again: bool,
+    ) -> FaceBox:
+        """Render a candidate on the frame's own pixels, the track's smoothing started afresh."""
+        if again:
+            self.anonymizer.restore(image, frame, face, self._protect(track_id))
+            self._filters.pop(track_id, None)
+            self._states.pop(track_id, None)
+        return self._render(image, frame, track_id, face, identity)

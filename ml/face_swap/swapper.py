@@ -124,6 +124,12 @@ class FaceSwapper:
                 break
         else:
             raise NoFaceError("No usable face was found in the source photo.")
+        return self.source_from(source_rgb, landmarks, face)
+
+    def source_from(
+        self, source_rgb: np.ndarray, landmarks: np.ndarray, face: DetectedFace
+    ) -> SourceFace:
+        """Prepare a source whose face (478, 3 landmarks) is already found, e.g. a bank donor."""
         size = face_size(landmarks)
         scale = min(1.0, _SOURCE_MAX_FACE / size)
         margin = 0.15 * size

@@ -33,6 +33,7 @@ from tests.ml.studio_scenes import (
 from tests.support import MODEL_DIR
 
 THRESHOLD = 0.45  # RECOGNITION_THRESHOLD's default: cosine at which a face is "known"
+IDENTITY_TARGET = 0.35  # a generated face's FaceNet cosine to the bystander it replaced, at most
 CELEBRITIES = ("ben_afflek", "elton_john", "jerry_seinfeld", "madonna", "mindy_kaling")
 RENDERED_DONORS = (
     "enroll/v1/v1_waist_standby_e2.jpg",
@@ -188,11 +189,14 @@ def test_k_same_replaces_every_other_face_and_hides_identity(
         # Still a face to MTCNN ...
         match = max(redetected, key=lambda f: iou(f.box, face.box))
         assert iou(match.box, face.box) >= 0.4, face.id
-        # ... but not the bystander, to FaceNet, nor any single donor.
+        # ... but not the bystander, to FaceNet, nor any single real donor (resembling one of
+        # the generated donors among the k is allowed, as in the anonymizer's own check: the
+        # average goes through the face swap's core, which keeps more of its sharpest donor).
         replaced = embed_face(analyzer, result.image, match)
         assert float(replaced @ original) < THRESHOLD, (face.id, float(replaced @ original))
         for donor in donors:
-            assert float(replaced @ bank_vectors[donor.id]) < THRESHOLD, (face.id, donor.id)
+            if donor.kind != KIND_GENERATED:
+                assert float(replaced @ bank_vectors[donor.id]) < THRESHOLD, (face.id, donor.id)
         if person in centroids:
             assert float(original @ centroids[person]) >= THRESHOLD  # the test could fail
             assert float(replaced @ centroids[person]) < THRESHOLD, (face.id, person)
@@ -230,7 +234,8 @@ def test_generated_faces_replace_every_other_face_each_its_own(
         original = embed_face(analyzer, image, face.as_detected())
         replaced = embed_face(analyzer, result.image, match)
         cosines.append(float(replaced @ original))
-        assert cosines[-1] < THRESHOLD, (face.id, cosines[-1])
+        # Issue 9's target, re-detected and re-embedded: identity moved as far as in the face swap.
+        assert cosines[-1] <= IDENTITY_TARGET, (face.id, cosines[-1], record["identity_check"])
         person = next(p.person for p in placed if iou(p.box, face.box) > 0.5)
         if person in centroids:
             assert float(replaced @ centroids[person]) < THRESHOLD, (face.id, person)
@@ -427,3 +432,8 @@ def test_video_keeps_the_kept_face_and_covers_the_bystander_in_every_frame(
             identities = [i for i in video._identities.values() if i is not None]
             assert len(identities) == 1 and identities[0].choice.donors[0].kind == "generated"
             assert video.stats["fallbacks"] == 0
+            # ... and the face swap's per-track smoothing: one mesh filter and one colour state,
+            # carried from frame to frame (the colour statistics are a running average).
+            (track,) = [t for t, i in video._identities.items() if i is not None]
+            assert set(video._states) == {track} and set(video._filters) == {track}
+            assert video._states[track].colour is not None

@@ -111,7 +111,7 @@ class Anonymize(Effect):
 
         p = ctx.params
         anonymizer = VideoAnonymizer(
-            ctx.models.get(self.name), p["keep"], p["mode"], fallback=_fallback(p)
+            ctx.models.get(self.name), p["keep"], p["mode"], fallback=_fallback(p), fps=fps
         )
 
         def report() -> dict:
