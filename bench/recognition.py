@@ -6,8 +6,10 @@ frames, times POST /api/v1/recognize in-process and through a real gunicorn over
 clients: round trip, the worker's time from its access log, the app's stage times), and starts
 gunicorn to measure cold start to ready and worker memory.
 Run with `make bench` (or `.venv/bin/python bench/recognition.py`); RECOGNITION_VIEWS=box+landmarks
-measures the two-view pipeline (in-process and in the served app alike); `--open-set-only` stops
-after the operating point (no latency runs).
+measures the two-view pipeline (in-process and in the served app alike), RECOGNITION_RUNTIME /
+RECOGNITION_PRECISION another runtime; `--open-set-only` stops after the operating point (no
+latency runs); `--latency-only` skips the operating point and times the runtimes side by side
+(TensorFlow, OpenVINO f32 and bf16, interleaved) and the served route.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ DATASET = MODEL_DIR / "5-celebrity-faces-dataset"
 GESTURES = ROOT / "tests" / "data" / "gestures"
 THRESHOLD = float(os.environ.get("RECOGNITION_THRESHOLD", "0.45"))
 VIEWS = os.environ.get("RECOGNITION_VIEWS", "box")
+RUNTIME = os.environ.get("RECOGNITION_RUNTIME", "auto")
+PRECISION = os.environ.get("RECOGNITION_PRECISION", "f32")
 
 
 def letterbox_640x480(rgb: np.ndarray) -> np.ndarray:
@@ -101,6 +105,51 @@ def stage_times(analyzer, classifier, images, preset):
         detect.append(timings["detect"])
         embed.append(timings["embed"])
     return detect, embed, classify
+
+
+def runtime_table(frames: list[np.ndarray], rounds: int = 3) -> list[str]:
+    """Kiosk detect and FaceNet per 640x480 frame on each runtime, interleaved: Markdown rows.
+
+    Each frame goes through every runtime in turn, so load changes hit them all alike; also the
+    largest difference of the embeddings from TensorFlow's (cosine) and the faces found."""
+    runtimes = {
+        "TensorFlow (Keras reference)": ("tensorflow", "f32"),
+        "OpenVINO f32": ("openvino", "f32"),
+        "OpenVINO bf16": ("openvino", "bf16"),
+    }
+    analyzers = {
+        label: FaceAnalyzer.from_model_dir(MODEL_DIR, runtime=rt, views=VIEWS, precision=pr)
+        for label, (rt, pr) in runtimes.items()
+    }
+    times = {label: ([], []) for label in analyzers}
+    agreement = {label: [] for label in analyzers}
+    for _ in range(rounds):
+        for rgb in frames:
+            reference = None
+            for label, analyzer in analyzers.items():
+                timings: dict = {}
+                faces = analyzer.analyze(rgb, "kiosk", timings)
+                times[label][0].append(timings["detect"])
+                times[label][1].append(timings["embed"])
+                if faces:
+                    if reference is None:
+                        reference = faces[0].embedding
+                    agreement[label].append(float(faces[0].embedding @ reference))
+    rows = [
+        f"Runtimes side by side ({len(frames)} frames x {rounds}, interleaved; load "
+        f"{os.getloadavg()[0]:.1f} at the end):",
+        "",
+        "| runtime | detect p50 ms | embed p50 ms | detect + embed p50 ms | "
+        "lowest cosine to TensorFlow's embedding |",
+        "|---|---|---|---|---|",
+    ]
+    for label, (detect, embed) in times.items():
+        total = [a + b for a, b in zip(detect, embed, strict=True)]
+        rows.append(
+            f"| {label} | {np.median(detect) * 1000:.1f} | {np.median(embed) * 1000:.1f} | "
+            f"{np.median(total) * 1000:.1f} | {min(agreement[label], default=float('nan')):.5f} |"
+        )
+    return rows
 
 
 def api_server_times(frames: list[np.ndarray], rounds: int = 3) -> list[float]:
@@ -242,11 +291,19 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--open-set-only", action="store_true", help="skip the latency runs")
+    parser.add_argument(
+        "--latency-only", action="store_true", help="runtimes side by side and the served route"
+    )
     args = parser.parse_args()
+    if args.latency_only:
+        latency_only()
+        return
     out = []
     load_at_start = os.getloadavg()
     started = time.perf_counter()
-    analyzer = FaceAnalyzer.from_model_dir(MODEL_DIR, views=VIEWS)
+    analyzer = FaceAnalyzer.from_model_dir(
+        MODEL_DIR, runtime=RUNTIME, views=VIEWS, precision=PRECISION
+    )
     center = population_mean(analyzer.version)
     load_s = time.perf_counter() - started
     load_rss = rss_mb()
@@ -340,7 +397,7 @@ def main() -> None:
     out.append(
         f"Machine: {cpu_name()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}; threshold {THRESHOLD}; pipeline "
-        f"{analyzer.version}; load average "
+        f"{analyzer.version} on {analyzer.runtime}; load average "
         f"{load_at_start[0]:.1f} at the start, {os.getloadavg()[0]:.1f} at the end"
     )
     out.append(f"Model load in-process: {load_s:.1f} s, RSS after load {load_rss:.0f} MB")
@@ -375,6 +432,24 @@ def main() -> None:
         f"gunicorn cold start to /healthz 200 (1 worker): {cold_s:.1f} s; "
         f"worker RSS when ready {worker_rss:.0f} MB"
     )
+    print("\n".join(out))
+
+
+def latency_only() -> None:
+    """The runtimes side by side in-process, then the served route: printed as Markdown."""
+    load_at_start = os.getloadavg()[0]
+    frames = [letterbox_640x480(decode_image(p.read_bytes())) for _, p in people_photos("val")]
+    out = [
+        f"Machine: {cpu_name()}, {os.cpu_count()} cores; served with RECOGNITION_RUNTIME="
+        f"{RUNTIME}, RECOGNITION_PRECISION={PRECISION}; load {load_at_start:.1f} at the start",
+        "",
+    ]
+    out.extend(runtime_table(frames))
+    out.append("")
+    out.append("| stage (ms) | p50 | p90 | n |")
+    out.append("|---|---|---|---|")
+    out.extend(served_times(frames))
+    out.append(f"Load {os.getloadavg()[0]:.1f} at the end")
     print("\n".join(out))
 
 

@@ -33,6 +33,20 @@ TWO_VIEWS = "box+landmarks"
 VIEW_CHOICES = (BOX_VIEWS, TWO_VIEWS)
 
 
+RUNTIMES = ("auto", "openvino", "tensorflow")
+
+
+def resolve_runtime(runtime: str) -> str:
+    """The runtime "auto" stands for: TensorFlow when it has a GPU, else OpenVINO (CPU)."""
+    if runtime not in RUNTIMES:
+        raise ValueError(f"runtime must be one of {RUNTIMES}, got {runtime!r}")
+    if runtime != "auto":
+        return runtime
+    import tensorflow as tf
+
+    return "tensorflow" if tf.config.get_visible_devices("GPU") else "openvino"
+
+
 @dataclass(frozen=True)
 class EmbeddedFace:
     """A detected face with its L2-normalized 128-d embedding."""
@@ -60,23 +74,35 @@ class FaceAnalyzer:
 
     @classmethod
     def from_model_dir(
-        cls, model_dir: Path, detector_runtime: str = "tensorflow", views: str = BOX_VIEWS
+        cls,
+        model_dir: Path,
+        runtime: str = "auto",
+        views: str = BOX_VIEWS,
+        precision: str = "f32",
     ) -> FaceAnalyzer:
         """Load the detector and FaceNet from the fetched model files.
 
-        `detector_runtime` "openvino" runs MTCNN's networks converted by OpenVINO (same weights,
-        outputs equal to float rounding, 2-3x faster per network alone) but measured no faster
-        end to end on this 2-core machine, so TensorFlow stays the default; FaceNet stays on
-        TensorFlow/oneDNN, which measured faster than OpenVINO f32 and bf16 (bench/RESULTS.md).
+        `runtime` "openvino" runs MTCNN's networks and FaceNet converted by OpenVINO from the
+        same weights (f32: outputs equal to float rounding), "tensorflow" the Keras graphs (the
+        reference), "auto" OpenVINO on the CPU and TensorFlow when it has a GPU. On a quiet
+        2-core machine OpenVINO halved a kiosk frame's detection and FaceNet's time
+        (bench/RESULTS.md, issue 15). `precision` "bf16" (FaceNet on OpenVINO only) is faster
+        again, and a pipeline version of its own.
         """
         h5 = Path(model_dir) / FACENET_FILE
         if not h5.is_file():
             raise FileNotFoundError(f"{h5} is missing; run `python -m ml.fetch` (make does this)")
-        photo = FaceDetector.for_photos(runtime=detector_runtime)
-        kiosk = FaceDetector.for_kiosk(runtime=detector_runtime)
+        runtime = resolve_runtime(runtime)
+        photo = FaceDetector.for_photos(runtime=runtime)
+        kiosk = FaceDetector.for_kiosk(runtime=runtime)
         for detector in (photo, kiosk):
             detector.warmup()  # trace the tf.functions now, not on the first request
-        return cls(photo, kiosk, FaceNetEmbedder(str(h5)), views)
+        return cls(photo, kiosk, FaceNetEmbedder(str(h5), runtime, precision), views)
+
+    @property
+    def runtime(self) -> str:
+        """Where FaceNet runs, e.g. ``openvino-f32`` (shown by /healthz)."""
+        return f"{self.embedder.runtime}-{self.embedder.precision}"
 
     @property
     def version(self) -> str:

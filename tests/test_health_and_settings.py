@@ -53,6 +53,8 @@ def test_models_load_once_per_process(loaded_models):
         ("RECOGNITION_THRESHOLD", "1.5", "RECOGNITION_THRESHOLD"),
         ("RECOGNITION_THRESHOLD", "high", "RECOGNITION_THRESHOLD"),
         ("RECOGNITION_VIEWS", "mirror", "RECOGNITION_VIEWS"),
+        ("RECOGNITION_RUNTIME", "tflite", "RECOGNITION_RUNTIME"),
+        ("RECOGNITION_PRECISION", "int4", "RECOGNITION_PRECISION"),
         ("LOAD_MODELS", "maybe", "LOAD_MODELS"),
     ],
 )

@@ -30,6 +30,8 @@ class ModelRegistry:
         self.model_dir: Path | None = None
         self.device_preference = "auto"
         self.recognition_views = "box"
+        self.recognition_runtime = "auto"
+        self.recognition_precision = "f32"
 
     def init_app(self, app) -> None:
         """Remember where models live and which device to use; loads nothing."""
@@ -38,6 +40,8 @@ class ModelRegistry:
             self.model_dir = Path(app.config["MODEL_DIR"])
             self.device_preference = app.config["DEVICE"]
             self.recognition_views = app.config.get("RECOGNITION_VIEWS", "box")
+            self.recognition_runtime = app.config.get("RECOGNITION_RUNTIME", "auto")
+            self.recognition_precision = app.config.get("RECOGNITION_PRECISION", "f32")
 
     @property
     def ready(self) -> bool:
@@ -74,9 +78,14 @@ class ModelRegistry:
             raise ModelsNotReady("the registry was not bound to an app")
         # MediaPipe's pose (TFLite) always runs on the CPU; /healthz says so.
         self.device = {**select_device(self.device_preference), "mediapipe": "cpu"}
-        self._models["faces"] = FaceAnalyzer.from_model_dir(
-            self.model_dir, views=self.recognition_views
+        faces = FaceAnalyzer.from_model_dir(
+            self.model_dir,
+            runtime=self.recognition_runtime,
+            views=self.recognition_views,
+            precision=self.recognition_precision,
         )
+        self._models["faces"] = faces
+        self.device["recognition"] = faces.runtime
         pose = PoseEstimator()
         pose.warmup()
         self._models["pose"] = pose

@@ -61,6 +61,11 @@ ENV_SETTINGS: dict[str, tuple[object, object]] = {
     # "box" (one FaceNet pass per face) or "box+landmarks" (two views, ~2x FaceNet time, wider
     # open-set margins; templates are re-made with `flask employees reembed`): docs/recognition.md
     "RECOGNITION_VIEWS": ("box", str),
+    # MTCNN and FaceNet: "auto" (OpenVINO on the CPU, TensorFlow on a GPU), "openvino" or
+    # "tensorflow" (the Keras reference); FaceNet's precision "f32" or "bf16" (OpenVINO only, a
+    # pipeline version of its own: `flask employees reembed`). docs/recognition.md#runtimes
+    "RECOGNITION_RUNTIME": ("auto", str),
+    "RECOGNITION_PRECISION": ("f32", str),
     "UPLOAD_MAX_MB": (20, int),
     "MAX_IMAGE_PIXELS": (40_000_000, int),
     "LOAD_MODELS": (True, _bool),
@@ -229,6 +234,12 @@ def load_settings(instance_path: Path, environ=None, override: dict | None = Non
         raise ConfigError("RECOGNITION_THRESHOLD must be between 0 and 1 (cosine similarity)")
     if raw["RECOGNITION_VIEWS"] not in ("box", "box+landmarks"):
         raise ConfigError("RECOGNITION_VIEWS must be box or box+landmarks")
+    if raw["RECOGNITION_RUNTIME"] not in ("auto", "openvino", "tensorflow"):
+        raise ConfigError("RECOGNITION_RUNTIME must be auto, openvino or tensorflow")
+    if raw["RECOGNITION_PRECISION"] not in ("f32", "bf16"):
+        raise ConfigError("RECOGNITION_PRECISION must be f32 or bf16")
+    if raw["RECOGNITION_PRECISION"] == "bf16" and raw["RECOGNITION_RUNTIME"] == "tensorflow":
+        raise ConfigError("RECOGNITION_PRECISION=bf16 needs RECOGNITION_RUNTIME auto or openvino")
     _check_attendance_settings(raw)
     _check_studio_settings(raw)
 

@@ -204,3 +204,28 @@ def test_same_person_is_closer_than_different_people(
     assert cosine[same].min() > 0.5, cosine[same]
     assert cosine[different].max() < 0.35, cosine[different]
     assert cosine[same].min() - cosine[different].max() > 0.3
+
+
+@pytest.mark.parametrize(("precision", "min_cosine"), [("f32", 0.99999), ("bf16", 0.995)])
+def test_openvino_embeddings_match_the_keras_reference(
+    embedder: FaceNetEmbedder,
+    faces_by_person: dict[str, list[np.ndarray]],
+    precision: str,
+    min_cosine: float,
+) -> None:
+    converted = FaceNetEmbedder(embedder.h5_path, runtime="openvino", precision=precision)
+    faces = np.stack([face for crops in faces_by_person.values() for face in crops])
+    reference, got = embedder.embed(faces), converted.embed(faces)
+    agreement = np.sum(reference * got, axis=1)
+    assert agreement.min() > min_cosine, agreement
+    # f32 computes the same function (templates stay valid); bf16 is a version of its own.
+    assert (converted.version == embedder.version) == (precision == "f32")
+    single = np.concatenate([converted.embed(face) for face in faces[:3]])
+    np.testing.assert_allclose(single, got[:3], atol=1e-3 if precision == "bf16" else 1e-5)
+
+
+def test_runtime_and_precision_are_checked(h5_path: Path) -> None:
+    with pytest.raises(ValueError, match="runtime"):
+        FaceNetEmbedder(h5_path, runtime="tflite")
+    with pytest.raises(ValueError, match="f32 only"):
+        FaceNetEmbedder(h5_path, precision="bf16")

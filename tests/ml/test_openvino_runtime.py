@@ -65,3 +65,13 @@ def test_cached_ir_is_reused_and_an_unknown_precision_is_refused(tmp_path):
     with pytest.raises(ValueError, match="precision"):
         CompiledNetwork(convert_cached(graph.get_concrete_function(), target), precision="int4")
     assert cache_file("x").name.startswith("x-ov")
+
+
+def test_auto_runtime_is_openvino_on_a_cpu_only_machine():
+    from ml.recognition import resolve_runtime
+
+    gpus = tf.config.get_visible_devices("GPU")
+    assert resolve_runtime("auto") == ("tensorflow" if gpus else "openvino")
+    assert resolve_runtime("tensorflow") == "tensorflow"
+    with pytest.raises(ValueError, match="runtime"):
+        resolve_runtime("tflite")
