@@ -28,7 +28,8 @@ RUN pybabel compile -d translations
 
 FROM python:3.11-slim-bookworm AS app
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PATH=/venv/bin:$PATH \
-    INSTANCE_PATH=/data MODEL_DIR=/srv/models MEDIA_DIR=/data/media BIND=0.0.0.0:8000
+    INSTANCE_PATH=/data MODEL_DIR=/srv/models MEDIA_DIR=/data/media BIND=0.0.0.0:8000 \
+    MODEL_CACHE_DIR=/data/cache
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libgl1 libglib2.0-0 espeak-ng fonts-nanum \
  && rm -rf /var/lib/apt/lists/* \

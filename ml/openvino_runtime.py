@@ -9,6 +9,7 @@ file.
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 import threading
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 # f32 keeps the converted networks within float rounding of Keras; bf16 (AVX512_BF16) was
 # measured too, see bench/RESULTS.md ("OpenVINO precision").
@@ -60,13 +63,16 @@ def convert_cached(concrete_function: Any, cache_file: Path) -> Any:
     if cache_file.is_file() and cache_file.with_suffix(".bin").is_file():
         return core.read_model(str(cache_file))
     model = ov.convert_model(concrete_function)
-    cache_file.parent.mkdir(parents=True, exist_ok=True)
-    # Write under a temporary name, then rename both files: readers never see a partial IR.
-    with tempfile.TemporaryDirectory(dir=cache_file.parent) as scratch:
-        tmp_xml = Path(scratch) / cache_file.name
-        ov.save_model(model, str(tmp_xml), compress_to_fp16=False)
-        os.replace(tmp_xml.with_suffix(".bin"), cache_file.with_suffix(".bin"))
-        os.replace(tmp_xml, cache_file)
+    try:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        # Write under a temporary name, then rename both files: readers never see a partial IR.
+        with tempfile.TemporaryDirectory(dir=cache_file.parent) as scratch:
+            tmp_xml = Path(scratch) / cache_file.name
+            ov.save_model(model, str(tmp_xml), compress_to_fp16=False)
+            os.replace(tmp_xml.with_suffix(".bin"), cache_file.with_suffix(".bin"))
+            os.replace(tmp_xml, cache_file)
+    except OSError as exc:  # a read-only home: run converted anyway, convert again next start
+        log.warning("cannot keep converted %s (%s); set MODEL_CACHE_DIR", cache_file.name, exc)
     return model
 
 

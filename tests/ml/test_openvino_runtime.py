@@ -75,3 +75,13 @@ def test_auto_runtime_is_openvino_on_a_cpu_only_machine():
     assert resolve_runtime("tensorflow") == "tensorflow"
     with pytest.raises(ValueError, match="runtime"):
         resolve_runtime("tflite")
+
+
+def test_an_unwritable_cache_still_gives_a_working_network(tmp_path):
+    graph = tf.function(lambda x: x + 1.0, input_signature=[tf.TensorSpec([None, 2], tf.float32)])
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")  # the cache folder's place is taken: as unwritable as it gets for root
+    target = blocker / "plus-one.xml"
+    network = CompiledNetwork(convert_cached(graph.get_concrete_function(), target), outputs=1)
+    np.testing.assert_allclose(network(np.zeros((1, 2), np.float32))[0], [[1.0, 1.0]])
+    assert blocker.is_file()
