@@ -154,6 +154,26 @@ def test_face_restoration_blends_the_face_only_and_zero_is_off(prior, dataset):
     assert psnr(restored[skin], clean[skin]) > psnr(old[skin], clean[skin]) - 1
 
 
+@pytest.mark.slow
+def test_past_the_time_budget_only_the_first_face_is_projected(prior, dataset):
+    photos = [load_rgb(colour_photos(dataset, "val", p)[0]) for p in ("jerry_seinfeld", "madonna")]
+    height = min(photo.shape[0] for photo in photos)
+    pair = np.hstack([cv2.resize(p, (p.shape[1] * height // p.shape[0], height)) for p in photos])
+    hurried = FacePrior(
+        prior.generator, prior.detector, PriorSettings(iterations=0, time_budget=0.0)
+    )
+    stages: list[str] = []
+    fitted, report = hurried.fit_faces(pair, iterations=0, progress=lambda _f, s: stages.append(s))
+    assert report.faces_found >= 2
+    assert report.faces_used == len(fitted) == 1  # the first face is always done...
+    assert report.skipped_for_time == min(report.faces_found, 4) - 1  # ...and no other
+    assert set(stages) <= {f"face 1 of {min(report.faces_found, 4)}"}
+    colours, report = hurried.face_colours(grey_rgb(pair))
+    assert report.faces_used == len(colours) == 1
+    assert report.skipped_for_time == min(report.faces_found, 4) - 1
+    np.testing.assert_allclose(fitted[0].points, five_points(hurried.faces(pair)[0]))
+
+
 def _dilate(mask: np.ndarray, fraction: float) -> np.ndarray:
     ys, xs = np.nonzero(mask)
     radius = max(1, int(fraction * max(np.ptp(xs), np.ptp(ys))))
