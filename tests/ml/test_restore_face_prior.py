@@ -30,6 +30,7 @@ from tests.ml.restore_photos import (
     ab_rmse,
     colour_photos,
     degrade,
+    face_skin,
     flat_chroma,
     load_rgb,
     psnr,
@@ -82,10 +83,9 @@ def prior() -> FacePrior:
 
 def _skin(prior: FacePrior, rgb: np.ndarray) -> np.ndarray:
     """The largest face's skin ellipse in the photo (found on the colour original)."""
-    face = prior.faces(rgb)[0]
-    inverse = cv2.invertAffineTransform(frame_matrix(five_points(face), ALIGN_SIDE))
-    size = (rgb.shape[1], rgb.shape[0])
-    return cv2.warpAffine(face_mask(ALIGN_SIDE, 0.0), inverse, size) > 0.5
+    skin = face_skin(prior, rgb)
+    assert skin is not None
+    return skin
 
 
 @pytest.mark.slow
