@@ -167,7 +167,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
-    import torch  # after ml.stylemix, which sets OMP_WAIT_POLICY for torch's OpenMP threads
+    import torch  # OMP_WAIT_POLICY is set by bench.common, imported first
 
     print(f"CPU: {cpu_name()}, {os.cpu_count()} cores; torch threads {torch.get_num_threads()}")
     from ml.recognition import FaceAnalyzer
