@@ -1,11 +1,18 @@
-"""Helpers the benchmark scripts share: the machine's name, percentiles, memory."""
+"""Helpers the benchmark scripts share: the machine's name, percentiles, memory.
+
+Every bench imports this before any model library, so it also makes OpenMP threads (torch,
+ncnn) sleep while they wait, as the served processes do (why: wsgi.py).
+"""
 
 from __future__ import annotations
 
+import os
 import platform
 from pathlib import Path
 
 import numpy as np
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def cpu_name() -> str:

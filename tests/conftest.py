@@ -6,6 +6,9 @@ import os
 import shutil
 from pathlib import Path
 
+# Before anything loads torch: OpenMP threads sleep while they wait (why: wsgi.py).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import pytest
 
 from tests.support import DATASET, MODEL_DIR, copy_sqlite, create_user, login, make_config

@@ -24,7 +24,6 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 import numpy as np
 
@@ -327,7 +326,7 @@ class DonorGenerator:
             report.dropped.append((face.seed, "band_full", f"{cell[0]}/{cell[1]} is full"))
             return
         if prepared.embedding is not None:
-            match = self._near_duplicate(prepared.embedding)
+            match = self.bank.same_person(prepared.embedding, DUPLICATE_COSINE)
             if match is not None:
                 report.dropped.append(
                     (face.seed, "looks_like_donor", f"FaceNet {match[1]:.2f} to {match[0]}")
@@ -338,35 +337,16 @@ class DonorGenerator:
         report.added.append(donor)
         state.take(cell)
 
-    def _near_duplicate(self, embedding: np.ndarray) -> tuple[str, float] | None:
-        """The bank's person whose FaceNet cosine to `embedding` is DUPLICATE_COSINE or more."""
-        best = None
-        for donor_id, vector in self.bank.embeddings().items():
-            cosine = float(np.dot(embedding, vector))
-            if cosine >= DUPLICATE_COSINE and (best is None or cosine > best[1]):
-                best = (donor_id, cosine)
-        if best is None:
-            return None
-        person = next(d.person for d in self.bank.donors if d.id == best[0])
-        return person, best[1]
-
     def _donor(self, seed: int, prepared: PreparedDonor) -> Donor:
         name = f"{self._model_name}:seed={seed}:psi={self.psi}"
         digest = hashlib.sha256(name.encode()).hexdigest()
-        return Donor(
+        return Donor.from_prepared(
+            prepared,
             id=f"g{digest[:15]}",
             person=f"generated-{seed}",
             source=f"generated {name}",
             sha256=digest,
-            gender=prepared.gender,
-            gender_confidence=round(prepared.gender_confidence, 4),
-            age=round(prepared.age, 1),
-            band=age_band(prepared.age),
-            yaw=round(prepared.yaw, 1),
-            added=datetime.now(UTC).isoformat(timespec="seconds"),
             kind=KIND_GENERATED,
-            pitch=round(prepared.pitch, 1),
-            roll=round(prepared.roll, 1),
             seed=int(seed),
             psi=float(self.psi),
             model=self._model_name,

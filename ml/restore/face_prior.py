@@ -17,12 +17,13 @@ ml/restore/prior_projection.py).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
+from ml.detection import DetectedFace
 from ml.stylemix.align import AlignedFace, align, face_mask, frame_matrix, paste_back
 
 from .color import grey_rgb, lab_to_rgb, rgb_to_lab
@@ -165,28 +166,44 @@ class FacePrior:
             side=side,
         )
 
+    def faces_in_budget(
+        self, rgb: np.ndarray, report: PriorReport, progress: Progress | None = None
+    ) -> Iterator[tuple[DetectedFace, Callable[[float], None]]]:
+        """The faces to project (largest first, at most `max_faces`), each with its progress.
+
+        No face after the first is started once the time budget (counted from detection) is
+        spent: a user who asked for the faces gets at least one. Fills in `report`'s counts and
+        seconds as it goes.
+        """
+        progress = progress or _noop
+        started = time.perf_counter()
+        faces = self.faces(rgb)
+        report.faces_found = len(faces)
+        faces = faces[: self.settings.max_faces]
+        try:
+            for number, face in enumerate(faces):
+                if number > 0 and time.perf_counter() - started > self.settings.time_budget:
+                    report.skipped_for_time = len(faces) - number
+                    return
+
+                def step(fraction: float, number: int = number) -> None:
+                    label = f"face {number + 1} of {len(faces)}"
+                    progress((number + fraction) / len(faces), label)
+
+                yield face, step
+                report.faces_used += 1
+        finally:
+            report.seconds = time.perf_counter() - started
+
     def face_colours(
         self, rgb: np.ndarray, progress: Progress | None = None
     ) -> tuple[list[FaceColour], PriorReport]:
         """Chroma for each face in a grey photo (largest first, within the time budget)."""
-        progress = progress or _noop
-        started = time.perf_counter()
         report = PriorReport()
-        faces = self.faces(rgb)
-        report.faces_found = len(faces)
-        faces = faces[: self.settings.max_faces]
         grey = grey_rgb(rgb)
         colours: list[FaceColour] = []
-        for number, face in enumerate(faces):
-            if time.perf_counter() - started > self.settings.time_budget:
-                report.skipped_for_time = len(faces) - number
-                break
+        for face, step in self.faces_in_budget(rgb, report, progress):
             aligned = align(grey, five_points(face), ALIGN_SIDE)
-
-            def step(fraction: float, number: int = number) -> None:
-                label = f"face {number + 1} of {len(faces)}"
-                progress((number + fraction) / len(faces), label)
-
             recon = self.reconstruct(aligned, luminance_only=True, progress=step)
             recon = _fit_side(recon, ALIGN_SIDE)
             lab_recon = rgb_to_lab(recon)
@@ -197,8 +214,6 @@ class FacePrior:
             )
             weight = head_mask(ALIGN_SIDE) * (disagreement < L_AGREEMENT)
             colours.append(FaceColour(aligned.matrix, lab_recon[:, :, 1:].copy(), weight, recon))
-            report.faces_used += 1
-        report.seconds = time.perf_counter() - started
         return colours, report
 
     def fit_faces(
@@ -209,23 +224,11 @@ class FacePrior:
         progress: Progress | None = None,
     ) -> tuple[list[FittedFace], PriorReport]:
         """Project each face of a (degraded) photo as it is; the reconstructions, colour-matched."""
-        progress = progress or _noop
-        started = time.perf_counter()
         report = PriorReport()
-        faces = self.faces(rgb)
-        report.faces_found = len(faces)
-        faces = faces[: self.settings.max_faces]
         fitted: list[FittedFace] = []
-        for number, face in enumerate(faces):
-            if time.perf_counter() - started > self.settings.time_budget and number > 0:
-                report.skipped_for_time = len(faces) - number
-                break
+        for face, step in self.faces_in_budget(rgb, report, progress):
             points = five_points(face)
             aligned = align(rgb, points, ALIGN_SIDE)
-
-            def step(fraction: float, number: int = number) -> None:
-                progress((number + fraction) / len(faces), f"face {number + 1} of {len(faces)}")
-
             # Rendered at the size the FFHQ frame has in the photo (64...1024), so warping it
             # back neither blurs nor aliases.
             scale = float(np.hypot(*frame_matrix(points, 1024)[0, :2]))
@@ -235,8 +238,6 @@ class FacePrior:
             )
             target = align(rgb, points, side).image
             fitted.append(FittedFace(points, match_colour(recon, target, face_mask(side, 0.0))))
-            report.faces_used += 1
-        report.seconds = time.perf_counter() - started
         return fitted, report
 
     def blend_faces(

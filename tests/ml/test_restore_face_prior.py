@@ -30,6 +30,7 @@ from tests.ml.restore_photos import (
     ab_rmse,
     colour_photos,
     degrade,
+    face_skin,
     flat_chroma,
     load_rgb,
     psnr,
@@ -82,10 +83,9 @@ def prior() -> FacePrior:
 
 def _skin(prior: FacePrior, rgb: np.ndarray) -> np.ndarray:
     """The largest face's skin ellipse in the photo (found on the colour original)."""
-    face = prior.faces(rgb)[0]
-    inverse = cv2.invertAffineTransform(frame_matrix(five_points(face), ALIGN_SIDE))
-    size = (rgb.shape[1], rgb.shape[0])
-    return cv2.warpAffine(face_mask(ALIGN_SIDE, 0.0), inverse, size) > 0.5
+    skin = face_skin(prior, rgb)
+    assert skin is not None
+    return skin
 
 
 @pytest.mark.slow
@@ -152,6 +152,26 @@ def test_face_restoration_blends_the_face_only_and_zero_is_off(prior, dataset):
     tone = np.abs(rgb_to_lab(restored)[skin].mean(0) - rgb_to_lab(old)[skin].mean(0))
     assert tone.max() < 6
     assert psnr(restored[skin], clean[skin]) > psnr(old[skin], clean[skin]) - 1
+
+
+@pytest.mark.slow
+def test_past_the_time_budget_only_the_first_face_is_projected(prior, dataset):
+    photos = [load_rgb(colour_photos(dataset, "val", p)[0]) for p in ("jerry_seinfeld", "madonna")]
+    height = min(photo.shape[0] for photo in photos)
+    pair = np.hstack([cv2.resize(p, (p.shape[1] * height // p.shape[0], height)) for p in photos])
+    hurried = FacePrior(
+        prior.generator, prior.detector, PriorSettings(iterations=0, time_budget=0.0)
+    )
+    stages: list[str] = []
+    fitted, report = hurried.fit_faces(pair, iterations=0, progress=lambda _f, s: stages.append(s))
+    assert report.faces_found >= 2
+    assert report.faces_used == len(fitted) == 1  # the first face is always done...
+    assert report.skipped_for_time == min(report.faces_found, 4) - 1  # ...and no other
+    assert set(stages) <= {f"face 1 of {min(report.faces_found, 4)}"}
+    colours, report = hurried.face_colours(grey_rgb(pair))
+    assert report.faces_used == len(colours) == 1
+    assert report.skipped_for_time == min(report.faces_found, 4) - 1
+    np.testing.assert_allclose(fitted[0].points, five_points(hurried.faces(pair)[0]))
 
 
 def _dilate(mask: np.ndarray, fraction: float) -> np.ndarray:
