@@ -10,7 +10,8 @@ the same data:
 - real impostors: each person left out in turn (their val photos against the other four), and the
   8 rendered gesture people;
 - generated strangers (ml.generator, psi 0.7, 256 px): seeds 70000-70239 (tuned on),
-  80000-80239 and 90000-90239 (held out; nothing is chosen on them);
+  80000-80239 and 90000-90239 (held out; nothing is chosen on them), and with `--fresh`
+  100000-100239 (made after the choice, scored once);
 - a cohort for score normalisation: seeds 60000-60479 (ml.population's seeds, never a stranger).
 
 The rule is ml.classifier's (per-person threshold = 10th percentile of leave-one-photo-out genuine
@@ -19,9 +20,12 @@ photos). Per set the table gives the accepted count and the best stranger's dist
 threshold (negative: accepted); the target is 0 accepted and >= 0.08 on every generated set,
 val 25/25, leave-one-photo-out >= 99%.
 
-Run: `.venv/bin/python bench/margin.py` (first run detects and embeds everything: ~5 min per
-variant on 2 quiet cores; later runs read ~/.cache/face-platform/margin). `--variants a,b` picks
-the crop variants, `--cohort` adds the cohort-shift rows, `--quality` the quality-limit rows.
+Run: `.venv/bin/python bench/margin.py --variants box,m0.10 --fresh --oracle` (the served crop
+and the tight one; first run detects every face and embeds each variant, ~3 min a variant on 2
+busy cores, kept under ~/.cache/face-platform/margin; later runs ~30 s a row). `--variants`
+picks crop variants (see CROPS), `--flip no|yes|both` the mirror-averaged rows, `--cohort` /
+`--enrolled-cohort` the cohort-shift rows (`--ks`, `--ws`), `--quality` the minimum eye distance
+rows, `--oracle` the best-possible per-person margins and the score distributions.
 """
 
 from __future__ import annotations
@@ -52,14 +56,18 @@ FACES = CACHE / "strangers" / "faces-256"
 HERE = CACHE / "margin"
 FLOOR = 0.45  # RECOGNITION_THRESHOLD
 TARGET = 0.08
-SETS = {"70000": range(70_000, 70_240), "80000": range(80_000, 80_240), "90000": range(90_000, 90_240)}
+SETS = {
+    "70000": range(70_000, 70_240),
+    "80000": range(80_000, 80_240),
+    "90000": range(90_000, 90_240),
+}
 FRESH = ("100000", range(100_000, 100_240))  # scored only once the variant was chosen (--fresh)
 COHORT_SEEDS = range(60_000, 60_480)
 TUNED_ON = "70000"
 
 
 def generated_images(seeds) -> list[np.ndarray]:
-    """The generated faces of these seeds (made once, kept as PNG next to bench/second_opinion's)."""
+    """The generated faces of these seeds (made once, kept as PNG beside second_opinion's)."""
     import cv2
 
     FACES.mkdir(parents=True, exist_ok=True)
@@ -70,7 +78,9 @@ def generated_images(seeds) -> list[np.ndarray]:
         generator = load_generator(MODEL_DIR, "cpu")
         for start in range(0, len(missing), 8):
             for face in generator.sample(missing[start : start + 8], size=256):
-                cv2.imwrite(str(FACES / f"{face.seed}.png"), cv2.cvtColor(face.image, cv2.COLOR_RGB2BGR))
+                cv2.imwrite(
+                    str(FACES / f"{face.seed}.png"), cv2.cvtColor(face.image, cv2.COLOR_RGB2BGR)
+                )
     return [cv2.cvtColor(cv2.imread(str(FACES / f"{s}.png")), cv2.COLOR_BGR2RGB) for s in seeds]
 
 
@@ -154,7 +164,9 @@ class Crop:
             from ml.alignment import align_to_landmarks
 
             return align_to_landmarks(rgb, face, scale=self.landmarks)
-        return generic_crop(rgb, face, self.margin, self.square, self.level, self.shift, self.pad, self.border)
+        return generic_crop(
+            rgb, face, self.margin, self.square, self.level, self.shift, self.pad, self.border
+        )
 
 
 def generic_crop(
@@ -175,16 +187,19 @@ def generic_crop(
     cos, sin = math.cos(angle), math.sin(angle)
     cx, cy = x + (w - 1) / 2.0, y + (h - 1) / 2.0 + shift * h
     ox, oy = (out_w - 1) / 2.0, (out_h - 1) / 2.0
-    matrix = np.array(
-        [[cos, -sin, cx - cos * ox + sin * oy], [sin, cos, cy - sin * ox - cos * oy]]
-    )
+    matrix = np.array([[cos, -sin, cx - cos * ox + sin * oy], [sin, cos, cy - sin * ox - cos * oy]])
     crop = cv2.warpAffine(
-        rgb, matrix, (out_w, out_h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        rgb,
+        matrix,
+        (out_w, out_h),
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
         borderMode=cv2.BORDER_CONSTANT if border == "constant" else cv2.BORDER_REFLECT_101,
         borderValue=(0, 0, 0),
     )
     shrinking = out_w * out_h > size * size
-    return cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+    return cv2.resize(
+        crop, (size, size), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+    )
 
 
 CROPS = {
@@ -192,6 +207,8 @@ CROPS = {
     for c in (
         Crop("box"),  # as served (ml.alignment.align_face)
         Crop("m0.10", margin=0.10),
+        Crop("m0.05", margin=0.05),
+        Crop("m0.15", margin=0.15),
         Crop("m0.30", margin=0.30),
         Crop("m0.40", margin=0.40),
         Crop("m0.55", margin=0.55),
@@ -274,9 +291,15 @@ def build(dets: dict, emb: dict, flip: bool, quality: dict) -> Data:
     groups = np.repeat(np.arange(len(dets["train"])), per_photo)
     ok = np.array([q.ok for q in quality["train"]])
     return Data(
-        get("train"), y, groups, ok, get("val"),
+        get("train"),
+        y,
+        groups,
+        ok,
+        get("val"),
         np.array([people.index(r["label"]) for r in dets["val"]]),
-        {name: get(name) for name in ("rendered", *SETS)}, get("cohort"), quality,
+        {name: get(name) for name in ("rendered", *SETS)},
+        get("cohort"),
+        quality,
     )
 
 
@@ -286,25 +309,22 @@ def qualities(dets: dict) -> dict[str, list]:
     from ml.quality import FaceQuality, assess
 
     path = HERE / "quality.json"
-    if path.is_file():
-        stored = json.loads(path.read_text())
-        return {k: [FaceQuality(*row) for row in v] for k, v in stored.items()}
-    out = {
-        name: [assess(_face(r), align_face(_image_of(r), _face(r))) for r in rows]
-        for name, rows in dets.items()
-    }
-    path.write_text(
-        json.dumps(
-            {k: [[q.eye_distance, q.yaw, q.pitch, q.sharpness, q.verdict] for q in v] for k, v in out.items()}
-        )
-    )
-    return out
+    stored = json.loads(path.read_text()) if path.is_file() else {}
+    missing = [name for name in dets if name not in stored]
+    for name in missing:
+        rows = [assess(_face(r), align_face(_image_of(r), _face(r))) for r in dets[name]]
+        stored[name] = [[q.eye_distance, q.yaw, q.pitch, q.sharpness, q.verdict] for q in rows]
+    if missing:
+        path.write_text(json.dumps(stored))
+    return {k: [FaceQuality(*row) for row in v] for k, v in stored.items()}
 
 
 class Rule:
     """The served rule, optionally with a cohort shift: score = cos(probe, centroid) - shift."""
 
-    def __init__(self, cohort: np.ndarray | None = None, k: int = 0, weight: float = 1.0, sym: bool = True):
+    def __init__(
+        self, cohort: np.ndarray | None = None, k: int = 0, weight: float = 1.0, sym: bool = True
+    ):
         self.cohort, self.k, self.weight, self.sym = cohort, k, weight, sym
 
     def _shift(self, x: np.ndarray) -> np.ndarray:
@@ -333,7 +353,10 @@ class Rule:
             lows.append(np.quantile(scores, 0.10) if len(scores) >= 3 else np.nan)
         calibrated = np.nan_to_num(np.array(lows) - 0.10, nan=-1.0)
         self.floor = FLOOR - (np.median(self.centroid_shift) if self.k else 0.0) * self.weight
-        self.limits = np.maximum(self.floor, np.minimum(calibrated, 0.60 - (self.floor - FLOOR) * 0 if not self.k else calibrated))
+        self.limits = np.maximum(
+            self.floor,
+            np.minimum(calibrated, 0.60 - (self.floor - FLOOR) * 0 if not self.k else calibrated),
+        )
         if not self.k:
             self.limits = clf.thresholds
         return self
@@ -361,7 +384,11 @@ def measure(d: Data, rule_factory, gate: dict | None = None) -> dict:
     row["limits"] = rule.limits
     for name, probes in d.probes.items():
         _, gap, svc = rule.score(probes)
-        ok = np.ones(len(probes), bool) if gate is None else np.array([gate(q) for q in d.quality[name]])
+        ok = (
+            np.ones(len(probes), bool)
+            if gate is None
+            else np.array([gate(q) for q in d.quality[name]])
+        )
         acc = (gap >= 0) & svc & ok
         considered = gap[ok] if ok.any() else np.array([-1.0])  # the SVC gate ignored here
         close = int(((gap >= -TARGET) & svc & ok).sum())  # accepted or within the target margin
@@ -414,7 +441,8 @@ def fmt(label: str, row: dict) -> str:
 
 def header() -> str:
     sets = " | ".join(
-        f"{s}{' (tuned on)' if s == TUNED_ON else ' (held out)'}: accepted, best below" for s in SETS
+        f"{s}{' (tuned on)' if s == TUNED_ON else ' (held out)'}: accepted, best below"
+        for s in SETS
     )
     return (
         "| variant | val named (lowest above threshold) | leave-one-photo-out named | people left "
@@ -432,6 +460,9 @@ def main() -> None:
     parser.add_argument("--cohort", action="store_true")
     parser.add_argument("--quality", action="store_true")
     parser.add_argument("--enrolled-cohort", action="store_true")
+    parser.add_argument("--oracle", action="store_true", help="best-possible margins, scores")
+    parser.add_argument("--ks", type=lambda v: [int(x) for x in v.split(",")], default=[10, 50])
+    parser.add_argument("--ws", type=lambda v: [float(x) for x in v.split(",")], default=[0.5, 1.0])
     parser.add_argument("--fresh", action="store_true", help=f"add seeds {FRESH[0]}- (untouched)")
     args = parser.parse_args()
     if args.fresh:
@@ -449,7 +480,7 @@ def main() -> None:
             embedders.append(FaceNetEmbedder(MODEL_DIR / "facenet_keras.h5"))
         return embedders[0]
 
-    print(f"load {open('/proc/loadavg').read().split()[:3]}")
+    print(f"load {Path('/proc/loadavg').read_text().split()[:3]}")
     print(header())
     for name in args.variants.split(","):
         emb = embed_variant(embedder, dets, CROPS[name])
@@ -459,20 +490,29 @@ def main() -> None:
             label = f"{name}{' + flip' if flip else ''}"
             print(fmt(label, measure(d, Rule)), flush=True)
             if args.cohort:
-                for k in (10, 50):
-                    for w in (0.5, 1.0):
+                for k in args.ks:
+                    for w in args.ws:
                         factory = lambda k=k, w=w, d=d: Rule(d.cohort, k, w)  # noqa: E731
-                        print(fmt(f"{label}, cohort shift k={k} w={w}", measure(d, factory)), flush=True)
+                        print(
+                            fmt(f"{label}, cohort shift k={k} w={w}", measure(d, factory)),
+                            flush=True,
+                        )
+            if args.oracle:
+                names = sorted({row["label"] for row in dets["train"]})
+                for eyes in (0.0, 18.0):
+                    print(oracle(d, names, eyes), flush=True)
+                print("\n".join(distributions(d, label)), flush=True)
+            if args.quality:
+                for eyes in (16.0, 18.0, 20.0):
+                    gate = lambda q, eyes=eyes: q.ok and q.eye_distance >= eyes  # noqa: E731
+                    row = measure(d, Rule, gate)
+                    print(fmt(f"{label}, eyes >= {eyes:.0f} px", row), flush=True)
             if args.enrolled_cohort:
-                for k in (10, 50):
-                    for w in (0.5, 1.0):
+                for k in args.ks:
+                    for w in args.ws:
                         factory = lambda k=k, w=w: EnrolledCohortRule(None, k, w)  # noqa: E731
                         row = measure(d, factory)
                         print(fmt(f"{label}, enrolled-cohort shift k={k} w={w}", row), flush=True)
-
-
-if __name__ == "__main__":
-    main()
 
 
 def per_person(d: Data, names: list[str], rule_factory=None) -> list[str]:
@@ -481,7 +521,7 @@ def per_person(d: Data, names: list[str], rule_factory=None) -> list[str]:
     rule = (rule_factory or Rule)().fit(d.x, d.y, d.groups)
     lines = ["| person | threshold | val min | " + " | ".join(f"{s} max" for s in SETS) + " |"]
     lines.append("|---|---|---|" + "---|" * len(SETS))
-    val_pick, val_gap, _ = rule.score(d.val)
+    _, val_gap, _ = rule.score(d.val)
     for i, name in enumerate(names):
         limit = rule.limits[i]
         cells = [name, f"{limit:.3f}", f"{limit + val_gap[d.val_y == i].min():.3f}"]
@@ -491,6 +531,67 @@ def per_person(d: Data, names: list[str], rule_factory=None) -> list[str]:
             cells.append(f"{limit + mine.max():.3f}" if len(mine) else "-")
         lines.append("| " + " | ".join(cells) + " |")
     return lines
+
+
+def oracle(d: Data, names: list[str], min_eyes: float = 0.0) -> str:
+    """The margin a per-person threshold placed knowing every stranger would leave: per person,
+    the lowest genuine score (val photos, and left-out train photos passing the gate with their
+    eyes >= `min_eyes` apart) minus the highest generated stranger the SVC gives that person."""
+    clf = OpenSetClassifier.fit(d.x, d.y, FLOOR, groups=d.groups)
+    cells, worst = [], np.inf
+    for i, name in enumerate(names):
+        genuine = list(d.val[d.val_y == i] @ clf.centroids[i])
+        for photo in np.unique(d.groups[d.y == i]):
+            q = d.quality["train"][photo]
+            if not q.ok or q.eye_distance < min_eyes:
+                continue
+            rest = unit(d.x[(d.y == i) & (d.groups != photo)].mean(axis=0))
+            genuine.append(float(d.x[np.where(d.groups == photo)[0][0]] @ rest))
+        stranger = -1.0
+        for s in SETS:
+            pick, margin = clf._pick(d.probes[s])
+            mine = (pick == i) & (margin >= MIN_MARGIN)
+            if mine.any():
+                stranger = max(stranger, float((d.probes[s][mine] @ clf.centroids[i]).max()))
+        gap = min(genuine) - stranger
+        worst = min(worst, gap)
+        cells.append(f"{name} {min(genuine):.3f} vs {stranger:.3f} ({gap:+.3f})")
+    return f"oracle margin {worst:+.3f} (eyes >= {min_eyes:.0f} px): " + ", ".join(cells)
+
+
+def distributions(d: Data, label: str) -> list[str]:
+    """Score distribution rows: genuine (val, left-out train) and impostors (real, generated)."""
+    from ml.classifier import _group_scores
+
+    clf = OpenSetClassifier.fit(d.x, d.y, FLOOR, groups=d.groups)
+
+    def picked(c, probes):
+        pick, _ = c._pick(probes)
+        return np.einsum("nd,nd->n", probes, c.centroids[pick])
+
+    people = np.unique(d.y)
+    left_out = [_group_scores(d.x[d.y == k], d.groups[d.y == k]) for k in people]
+    real = [picked(clf, d.probes["rendered"])]
+    for left in people:
+        keep = d.y != left
+        c = OpenSetClassifier.fit(d.x[keep], d.y[keep], FLOOR, groups=d.groups[keep])
+        real.append(picked(c, d.val[d.val_y == left]))
+    rows = []
+    for name, values in (
+        ("genuine, val photos", picked(clf, d.val)),
+        ("genuine, train photos left out in turn", np.concatenate(left_out)),
+        ("impostor, real (people left out + rendered)", np.concatenate(real)),
+        (
+            f"impostor, generated ({len(SETS)} x 240)",
+            np.concatenate([picked(clf, d.probes[s]) for s in SETS]),
+        ),
+    ):
+        q = np.percentile(values, [5, 50, 95])
+        rows.append(
+            f"| {label} | {name} | {len(values)} | {values.min():.3f} | {q[0]:.3f} | {q[1]:.3f} "
+            f"| {q[2]:.3f} | {values.max():.3f} |"
+        )
+    return rows
 
 
 class EnrolledCohortRule(Rule):
@@ -506,10 +607,13 @@ class EnrolledCohortRule(Rule):
         clf = OpenSetClassifier.fit(x, y, FLOOR, groups=groups)
         self.clf = clf
         self.centroid_shift = np.array(
-            [self._shift_for(clf.centroids[i : i + 1], x[y != c])[0] for i, c in enumerate(clf.classes)]
+            [
+                self._shift_for(clf.centroids[i : i + 1], x[y != c])[0]
+                for i, c in enumerate(clf.classes)
+            ]
         )
         lows = []
-        for i, label in enumerate(clf.classes):
+        for label in clf.classes:
             inside = y == label
             xs, gs = x[inside], groups[inside]
             others = x[~inside]
@@ -535,3 +639,7 @@ class EnrolledCohortRule(Rule):
                 shift[rows] = self._shift_for(probes[rows], self.x[self.y != c])
         sims = sims - self.weight * (shift + self.centroid_shift[pick]) / 2
         return pick, sims - self.limits[pick], margin >= MIN_MARGIN
+
+
+if __name__ == "__main__":
+    main()
