@@ -248,7 +248,7 @@ class FaceNetEmbedder:
     `runtime` "tensorflow" runs the Keras graph (the reference); "openvino" runs the same graph
     converted by OpenVINO (cached IR, ml.openvino_runtime): in f32 its embeddings equal Keras's
     to ~1e-6 and it is 1.7x faster on this CPU, in bf16 (AVX512_BF16) 3.4x faster with embeddings
-    within ~1e-3 cosine, so bf16 is a version of its own (bench/RESULTS.md, issue 15).
+    within ~2e-4 cosine, so bf16 is a version of its own (bench/RESULTS.md, issue 15).
     """
 
     max_batch = 32
@@ -263,20 +263,11 @@ class FaceNetEmbedder:
         self.h5_path = Path(h5_path)
         self._sha256 = _file_sha256(self.h5_path)
         self.runtime, self.precision = runtime, precision
-        self.model = build_inception_resnet_v1()
-        load_h5_weights(self.model, self.h5_path)
-        self._forward = tf.function(
-            lambda x: self.model(x, training=False),
-            input_signature=[tf.TensorSpec([None, INPUT_SIZE, INPUT_SIZE, 3], tf.float32)],
-        )
         self._network = None
         if runtime == "openvino":
-            from ml.openvino_runtime import cache_file, compile_function
-
-            key = f"{MODEL_NAME}-{self._sha256[:12]}"
-            self._network = compile_function(
-                self._forward.get_concrete_function(), cache_file(key), precision
-            )
+            self._network = self._compiled(precision)
+        else:
+            self._build()
         self.embed(np.zeros((1, INPUT_SIZE, INPUT_SIZE, 3), np.uint8))  # trace + warm up
 
     @property
@@ -287,6 +278,31 @@ class FaceNetEmbedder:
         so templates made in one precision are never compared with probes of the other."""
         suffix = "" if self.precision == "f32" else f"+{self.precision}"
         return f"{MODEL_NAME}@{self._sha256[:12]}{suffix}"
+
+    def _build(self) -> None:
+        """Build the Keras graph with the h5's weights, and its traced forward pass."""
+        self.model = build_inception_resnet_v1()
+        load_h5_weights(self.model, self.h5_path)
+        self._forward = tf.function(
+            lambda x: self.model(x, training=False),
+            input_signature=[tf.TensorSpec([None, INPUT_SIZE, INPUT_SIZE, 3], tf.float32)],
+        )
+
+    def _compiled(self, precision: str):
+        """The OpenVINO network: read from the cache, else converted from the Keras graph.
+
+        The Keras graph is only built to convert it, and then dropped: holding both cost the
+        worker ~200 MB."""
+        from ml.openvino_runtime import CompiledNetwork, cache_file, load_or_convert
+
+        def keras_graph():
+            self._build()
+            return self._forward.get_concrete_function()
+
+        model = load_or_convert(cache_file(f"{MODEL_NAME}-{self._sha256[:12]}"), keras_graph)
+        if hasattr(self, "model"):
+            del self.model, self._forward
+        return CompiledNetwork(model, precision, outputs=1)
 
     def _run(self, batch: np.ndarray) -> np.ndarray:
         """The network's raw 128-d outputs for prewhitened faces."""

@@ -57,12 +57,17 @@ def cache_file(key: str) -> Path:
 
 def convert_cached(concrete_function: Any, cache_file: Path) -> Any:
     """Return an ov.Model for a tf ConcreteFunction, converting it once into `cache_file`."""
+    return load_or_convert(cache_file, lambda: concrete_function)
+
+
+def load_or_convert(cache_file: Path, make_function: Callable[[], Any]) -> Any:
+    """Return the ov.Model cached in `cache_file`, else convert `make_function()`'s result once
+    (the graph is only built when there is nothing cached)."""
     import openvino as ov
 
-    core = ov.Core()
     if cache_file.is_file() and cache_file.with_suffix(".bin").is_file():
-        return core.read_model(str(cache_file))
-    model = ov.convert_model(concrete_function)
+        return ov.Core().read_model(str(cache_file))
+    model = ov.convert_model(make_function())
     try:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
         # Write under a temporary name, then rename both files: readers never see a partial IR.
