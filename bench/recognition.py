@@ -7,9 +7,10 @@ clients: round trip, the worker's time from its access log, the app's stage time
 gunicorn to measure cold start to ready and worker memory.
 Run with `make bench` (or `.venv/bin/python bench/recognition.py`); RECOGNITION_VIEWS=box+landmarks
 measures the two-view pipeline (in-process and in the served app alike), RECOGNITION_RUNTIME /
-RECOGNITION_PRECISION another runtime; `--open-set-only` stops after the operating point (no
-latency runs); `--latency-only` skips the operating point and times the runtimes side by side
-(TensorFlow, OpenVINO f32 and bf16, interleaved) and the served route.
+RECOGNITION_PRECISION another runtime, RECOGNITION_MODEL an operator's ONNX model;
+`--open-set-only` stops after the operating point (no latency runs); `--latency-only` skips the
+operating point and times the runtimes side by side (TensorFlow, OpenVINO f32 and bf16,
+interleaved) and the served route.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ THRESHOLD = float(os.environ.get("RECOGNITION_THRESHOLD", "0.45"))
 VIEWS = os.environ.get("RECOGNITION_VIEWS", "box")
 RUNTIME = os.environ.get("RECOGNITION_RUNTIME", "auto")
 PRECISION = os.environ.get("RECOGNITION_PRECISION", "f32")
+MODEL_FILE = os.environ.get("RECOGNITION_MODEL") or None  # an operator's ONNX model
 
 
 def letterbox_640x480(rgb: np.ndarray) -> np.ndarray:
@@ -302,7 +304,7 @@ def main() -> None:
     load_at_start = os.getloadavg()
     started = time.perf_counter()
     analyzer = FaceAnalyzer.from_model_dir(
-        MODEL_DIR, runtime=RUNTIME, views=VIEWS, precision=PRECISION
+        MODEL_DIR, runtime=RUNTIME, views=VIEWS, precision=PRECISION, model_file=MODEL_FILE
     )
     center = population_mean(analyzer.version)
     load_s = time.perf_counter() - started

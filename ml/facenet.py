@@ -252,6 +252,7 @@ class FaceNetEmbedder:
     """
 
     max_batch = 32
+    dimension = EMBEDDING_DIM
 
     def __init__(
         self, h5_path: str | Path, runtime: str = "tensorflow", precision: str = "f32"

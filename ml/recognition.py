@@ -79,6 +79,7 @@ class FaceAnalyzer:
         runtime: str = "auto",
         views: str = BOX_VIEWS,
         precision: str = "f32",
+        model_file: str | Path | None = None,
     ) -> FaceAnalyzer:
         """Load the detector and FaceNet from the fetched model files.
 
@@ -87,17 +88,27 @@ class FaceAnalyzer:
         reference), "auto" OpenVINO on the CPU and TensorFlow when it has a GPU. On a quiet
         2-core machine OpenVINO halved a kiosk frame's detection and FaceNet's time
         (bench/RESULTS.md, issue 15). `precision` "bf16" (FaceNet on OpenVINO only) is faster
-        again, and a pipeline version of its own.
+        again, and a pipeline version of its own. `model_file` (an operator's ONNX
+        recognition model, relative to `model_dir` or absolute; ml.onnx_embedder) replaces
+        FaceNet, on the box pipeline only.
         """
         h5 = Path(model_dir) / FACENET_FILE
         if not h5.is_file():
             raise FileNotFoundError(f"{h5} is missing; run `python -m ml.fetch` (make does this)")
+        if model_file and views != BOX_VIEWS:
+            raise ValueError("an operator's recognition model runs on the box pipeline only")
         runtime = resolve_runtime(runtime)
         photo = FaceDetector.for_photos(runtime=runtime)
         kiosk = FaceDetector.for_kiosk(runtime=runtime)
         for detector in (photo, kiosk):
             detector.warmup()  # trace the tf.functions now, not on the first request
-        return cls(photo, kiosk, FaceNetEmbedder(str(h5), runtime, precision), views)
+        if model_file:
+            from ml.onnx_embedder import OnnxFaceEmbedder
+
+            embedder = OnnxFaceEmbedder(Path(model_dir) / model_file)  # an absolute path stays
+        else:
+            embedder = FaceNetEmbedder(str(h5), runtime, precision)
+        return cls(photo, kiosk, embedder, views)
 
     @property
     def runtime(self) -> str:
@@ -115,7 +126,10 @@ class FaceAnalyzer:
         return f"{self.embedder.version}+{self.views_name}{LANDMARK_SCALE}"
 
     def views(self, rgb: np.ndarray, face: DetectedFace) -> list[np.ndarray]:
-        """The face's aligned crop(s): its box levelled by the eyes [, and by its keypoints]."""
+        """The face's aligned crop(s): its box levelled by the eyes [, and by its keypoints];
+        an operator's model aligns the face its own way."""
+        if hasattr(self.embedder, "align"):
+            return [self.embedder.align(rgb, face)]
         box = align_face(rgb, face)
         return [box] if self.views_name == BOX_VIEWS else [box, align_to_landmarks(rgb, face)]
 
@@ -123,7 +137,7 @@ class FaceAnalyzer:
         """(N, V, 160, 160, 3) views of N faces -> (N, 128) unit embeddings (the mean over the
         views), all in one FaceNet batch."""
         if len(views) == 0:
-            return np.zeros((0, 128), dtype=np.float32)
+            return np.zeros((0, self.embedder.dimension), dtype=np.float32)
         count = views.shape[1]
         flat = self.embedder.embed(views.reshape(-1, *views.shape[2:]))
         mean = flat.reshape(len(views), count, -1).sum(axis=1)
@@ -141,11 +155,15 @@ class FaceAnalyzer:
         faces = self.detect(rgb, preset)
         detected = time.perf_counter()
         views = [self.views(rgb, face) for face in faces]
-        crops = [own[0] for own in views]  # the quality gate's limits were set on box crops
+        # The quality gate's limits were set on FaceNet's 160-px box crops.
+        if hasattr(self.embedder, "align"):
+            crops = [align_face(rgb, face) for face in faces]
+        else:
+            crops = [own[0] for own in views]
         if faces:
             embeddings = self.embed_views(np.array(views, dtype=np.uint8))
         else:  # nothing to embed (a 0-length batch cannot be reshaped into views)
-            embeddings = np.zeros((0, 128), dtype=np.float32)
+            embeddings = np.zeros((0, self.embedder.dimension), dtype=np.float32)
         qualities = [assess(face, crop) for face, crop in zip(faces, crops, strict=True)]
         if timings is not None:
             timings["detect"] = detected - started

@@ -63,6 +63,13 @@ def test_bad_settings_stop_the_app_with_a_clear_message(tmp_path, name, value, f
         load_settings(tmp_path, environ={"SECRET_KEY": "x", name: value})
 
 
+def test_an_operators_model_needs_the_box_pipeline(tmp_path):
+    environ = {"SECRET_KEY": "x", "RECOGNITION_MODEL": "arcface.onnx"}
+    assert load_settings(tmp_path, environ=environ)["RECOGNITION_MODEL"] == "arcface.onnx"
+    with pytest.raises(ConfigError, match="RECOGNITION_MODEL"):
+        load_settings(tmp_path, environ={**environ, "RECOGNITION_VIEWS": "box+landmarks"})
+
+
 def test_environment_settings_are_read(tmp_path):
     config = load_settings(
         tmp_path,

@@ -32,6 +32,7 @@ class ModelRegistry:
         self.recognition_views = "box"
         self.recognition_runtime = "auto"
         self.recognition_precision = "f32"
+        self.recognition_model = ""
 
     def init_app(self, app) -> None:
         """Remember where models live and which device to use; loads nothing."""
@@ -42,6 +43,7 @@ class ModelRegistry:
             self.recognition_views = app.config.get("RECOGNITION_VIEWS", "box")
             self.recognition_runtime = app.config.get("RECOGNITION_RUNTIME", "auto")
             self.recognition_precision = app.config.get("RECOGNITION_PRECISION", "f32")
+            self.recognition_model = app.config.get("RECOGNITION_MODEL", "")
 
     @property
     def ready(self) -> bool:
@@ -83,6 +85,7 @@ class ModelRegistry:
             runtime=self.recognition_runtime,
             views=self.recognition_views,
             precision=self.recognition_precision,
+            model_file=self.recognition_model or None,
         )
         self._models["faces"] = faces
         self.device["recognition"] = faces.runtime

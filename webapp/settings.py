@@ -66,6 +66,9 @@ ENV_SETTINGS: dict[str, tuple[object, object]] = {
     # pipeline version of its own: `flask employees reembed`). docs/recognition.md#runtimes
     "RECOGNITION_RUNTIME": ("auto", str),
     "RECOGNITION_PRECISION": ("f32", str),
+    # An operator's ONNX face-recognition model (ArcFace-style) in FaceNet's place, relative to
+    # MODEL_DIR or absolute; empty: FaceNet. docs/recognition.md#an-operators-recognition-model
+    "RECOGNITION_MODEL": ("", str),
     "UPLOAD_MAX_MB": (20, int),
     "MAX_IMAGE_PIXELS": (40_000_000, int),
     "LOAD_MODELS": (True, _bool),
@@ -238,6 +241,8 @@ def load_settings(instance_path: Path, environ=None, override: dict | None = Non
         raise ConfigError("RECOGNITION_RUNTIME must be auto, openvino or tensorflow")
     if raw["RECOGNITION_PRECISION"] not in ("f32", "bf16"):
         raise ConfigError("RECOGNITION_PRECISION must be f32 or bf16")
+    if raw["RECOGNITION_MODEL"] and raw["RECOGNITION_VIEWS"] != "box":
+        raise ConfigError("RECOGNITION_MODEL runs on RECOGNITION_VIEWS=box only")
     if raw["RECOGNITION_PRECISION"] == "bf16" and raw["RECOGNITION_RUNTIME"] == "tensorflow":
         raise ConfigError("RECOGNITION_PRECISION=bf16 needs RECOGNITION_RUNTIME auto or openvino")
     _check_attendance_settings(raw)
