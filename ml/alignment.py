@@ -76,11 +76,19 @@ def align_to_landmarks(
 ) -> np.ndarray:
     """Return the face as a (size, size, 3) uint8 crop: a similarity transform of its five
     keypoints onto `CANONICAL_KEYPOINTS_160` (scaled by `scale` about the centre)."""
+    target = ((CANONICAL_KEYPOINTS_160 - 80.0) * scale + 80.0) * (size / 160.0)
+    return warp_to_points(rgb, face, target, size)
+
+
+def warp_to_points(
+    rgb: np.ndarray, face: DetectedFace, target: np.ndarray, size: int
+) -> np.ndarray:
+    """The (size, size, 3) uint8 crop whose five keypoints (KEYPOINT_NAMES order) best match
+    `target` under a similarity transform; large faces are shrunk without aliasing."""
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise ValueError(f"expected an HxWx3 uint8 image, got {rgb.shape} {rgb.dtype}")
     source = np.array([face.keypoints[name] for name in KEYPOINT_NAMES], dtype=np.float64)
-    target = ((CANONICAL_KEYPOINTS_160 - 80.0) * scale + 80.0) * (size / 160.0)
-    matrix = similarity_transform(source, target)
+    matrix = similarity_transform(source, np.asarray(target, dtype=np.float64))
     image = rgb
     # A large face is shrunk by halving steps first, so warpAffine does not alias.
     while math.hypot(matrix[0, 0], matrix[1, 0]) < 0.5 and min(image.shape[:2]) >= 4:

@@ -15,11 +15,10 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-from ml.age_gender import similarity_transform
-from ml.detection import KEYPOINT_NAMES, DetectedFace
+from ml.alignment import warp_to_points
+from ml.detection import DetectedFace
 
 # ArcFace's five reference points in a 112 x 112 crop (left eye, right eye, nose, mouth left,
 # mouth right), the alignment insightface's recognition models are trained on.
@@ -78,11 +77,7 @@ class OnnxFaceEmbedder:
 
     def align(self, rgb: np.ndarray, face: DetectedFace) -> np.ndarray:
         """The face as a (size, size, 3) uint8 crop, its keypoints on ArcFace's positions."""
-        source = np.array([face.keypoints[name] for name in KEYPOINT_NAMES], dtype=np.float64)
-        matrix = similarity_transform(source, ARCFACE_KEYPOINTS_112 * (self.size / 112.0))
-        return cv2.warpAffine(
-            rgb, matrix, (self.size, self.size), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0)
-        )
+        return warp_to_points(rgb, face, ARCFACE_KEYPOINTS_112 * (self.size / 112.0), self.size)
 
     def embed(self, faces: np.ndarray) -> np.ndarray:
         """Embed uint8 RGB faces (N, size, size, 3) into float32 unit vectors (N, dimension)."""
