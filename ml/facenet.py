@@ -264,11 +264,11 @@ class FaceNetEmbedder:
         self.h5_path = Path(h5_path)
         self._sha256 = _file_sha256(self.h5_path)
         self.runtime, self.precision = runtime, precision
-        self._network = None
+        self._network = self._forward = None
         if runtime == "openvino":
             self._network = self._compiled(precision)
         else:
-            self._build()
+            self._forward = self._keras_forward()
         self.embed(np.zeros((1, INPUT_SIZE, INPUT_SIZE, 3), np.uint8))  # trace + warm up
 
     @property
@@ -280,29 +280,24 @@ class FaceNetEmbedder:
         suffix = "" if self.precision == "f32" else f"+{self.precision}"
         return f"{MODEL_NAME}@{self._sha256[:12]}{suffix}"
 
-    def _build(self) -> None:
-        """Build the Keras graph with the h5's weights, and its traced forward pass."""
-        self.model = build_inception_resnet_v1()
-        load_h5_weights(self.model, self.h5_path)
-        self._forward = tf.function(
-            lambda x: self.model(x, training=False),
+    def _keras_forward(self):
+        """The Keras graph with the h5's weights, as a traced forward pass."""
+        model = build_inception_resnet_v1()
+        load_h5_weights(model, self.h5_path)
+        return tf.function(
+            lambda x: model(x, training=False),
             input_signature=[tf.TensorSpec([None, INPUT_SIZE, INPUT_SIZE, 3], tf.float32)],
         )
 
     def _compiled(self, precision: str):
-        """The OpenVINO network: read from the cache, else converted from the Keras graph.
-
-        The Keras graph is only built to convert it, and then dropped: holding both cost the
-        worker ~200 MB."""
+        """The OpenVINO network: read from the cache, else converted from the Keras graph,
+        which is then not kept (holding both cost the worker ~200 MB)."""
         from ml.openvino_runtime import CompiledNetwork, cache_file, load_or_convert
 
-        def keras_graph():
-            self._build()
-            return self._forward.get_concrete_function()
-
-        model = load_or_convert(cache_file(f"{MODEL_NAME}-{self._sha256[:12]}"), keras_graph)
-        if hasattr(self, "model"):
-            del self.model, self._forward
+        model = load_or_convert(
+            cache_file(f"{MODEL_NAME}-{self._sha256[:12]}"),
+            lambda: self._keras_forward().get_concrete_function(),
+        )
         return CompiledNetwork(model, precision, outputs=1)
 
     def _run(self, batch: np.ndarray) -> np.ndarray:
