@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from ml.age_gender import similarity_transform
-from ml.detection import KEYPOINT_NAMES, DetectedFace
+from ml.detection import DetectedFace, five_points
 
 
 def align_face(
@@ -87,8 +87,7 @@ def warp_to_points(
     `target` under a similarity transform; large faces are shrunk without aliasing."""
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise ValueError(f"expected an HxWx3 uint8 image, got {rgb.shape} {rgb.dtype}")
-    source = np.array([face.keypoints[name] for name in KEYPOINT_NAMES], dtype=np.float64)
-    matrix = similarity_transform(source, np.asarray(target, dtype=np.float64))
+    matrix = similarity_transform(five_points(face), np.asarray(target, dtype=np.float64))
     image = rgb
     # A large face is shrunk by halving steps first, so warpAffine does not alias.
     while math.hypot(matrix[0, 0], matrix[1, 0]) < 0.5 and min(image.shape[:2]) >= 4:

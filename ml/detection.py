@@ -409,6 +409,11 @@ def _to_faces(
     return faces
 
 
+def five_points(face: DetectedFace) -> np.ndarray:
+    """A face's five keypoints as a (5, 2) float array, in KEYPOINT_NAMES order."""
+    return np.array([face.keypoints[name] for name in KEYPOINT_NAMES], dtype=np.float64)
+
+
 def dominant_face(faces: Sequence[DetectedFace], ratio: float = 0.5) -> DetectedFace:
     """Return the largest face; raise if none, or if the runner-up's area is > ratio of it."""
     if not faces:

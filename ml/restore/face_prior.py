@@ -23,14 +23,13 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from ml.detection import DetectedFace
+from ml.detection import DetectedFace, five_points
 from ml.stylemix.align import AlignedFace, align, face_mask, frame_matrix, paste_back
 
 from .color import grey_rgb, lab_to_rgb, rgb_to_lab
 from .propagation import Seeds
 
 Progress = Callable[[float, str], None]
-_KEYPOINTS = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 
 #: Side of the FFHQ-framed crop a face is aligned to before projection.
 ALIGN_SIDE = 256
@@ -90,11 +89,6 @@ class PriorReport:
 
 def _noop(_fraction: float, _stage: str) -> None:
     return None
-
-
-def five_points(face) -> np.ndarray:
-    """A detected face's five MTCNN keypoints as a (5, 2) array, image-left eye first."""
-    return np.array([face.keypoints[name] for name in _KEYPOINTS], dtype=np.float64)
 
 
 def head_mask(size: int) -> np.ndarray:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ml.detection import DetectedFace, FaceDetector, dominant_face
+from ml.detection import FaceDetector, dominant_face, five_points
 from ml.generator.base import DEFAULT_PSI, seed_latent
 from ml.stylemix.align import AlignedFace, align, paste_back
 from ml.stylemix.generator import OUTPUT_SIZE, TorchStyleGAN, to_uint8_rgb
@@ -19,7 +19,6 @@ from ml.stylemix.projection import Projection, ProjectionSettings, project
 from ml.stylemix.toon import StyleLooks
 
 PRESET_SEEDS = {"preset_a": 11, "preset_b": 29, "preset_c": 47, "preset_d": 83}
-_KEYPOINTS = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 
 Progress = Callable[[float], None]
 
@@ -42,11 +41,6 @@ class VideoSettings:
     iterations: int = 5  # per later (key)frame, warm-started from the previous latent
     smoothing: float = 0.6  # weight of the previous latent in the running average (0 = none)
     keyframe_every: int = 1  # project and render every n-th frame; others reuse the last face
-
-
-def five_points(face: DetectedFace) -> np.ndarray:
-    """MTCNN keypoints as a (5, 2) array, image-left eye first."""
-    return np.array([face.keypoints[name] for name in _KEYPOINTS], dtype=np.float64)
 
 
 class StyleMixer:
