@@ -242,16 +242,24 @@
       return null;
     }
 
-    form.addEventListener('submit', async (event) => {
-      event.preventDefault();
+    // The job request for the form as set (with `extra` parameters), or null after saying in
+    // the form why it cannot be sent.
+    function jobBody(extra = {}) {
       formError.textContent = '';
-      if (!media) { formError.textContent = t.chooseFile; return; }
+      if (!media) { formError.textContent = t.chooseFile; return null; }
       const which = effect();
       const body = new FormData();
       body.append('media_id', media.id);
       body.append('effect', which);
-      const refused = collect(which, body);
-      if (refused) { formError.textContent = refused; return; }
+      const refused = collect(which, body, extra);
+      if (refused) { formError.textContent = refused; return null; }
+      return body;
+    }
+
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const body = jobBody();
+      if (!body) return;
       submit.disabled = true;
       formError.textContent = t.starting;
       const { response, data } = await api(S.jobsUrl, { method: 'POST', body });
@@ -268,14 +276,8 @@
       const image = box.querySelector('[data-preview-image]');
       const done = ['done', 'failed', 'cancelled'];
       button.addEventListener('click', async () => {
-        formError.textContent = '';
-        if (!media) { formError.textContent = t.chooseFile; return; }
-        const which = effect();
-        const body = new FormData();
-        body.append('media_id', media.id);
-        body.append('effect', which);
-        const refused = collect(which, body, { [button.dataset.preview]: true });
-        if (refused) { formError.textContent = refused; return; }
+        const body = jobBody({ [button.dataset.preview]: true });
+        if (!body) return;
         button.disabled = true;
         status.textContent = t.starting;
         const { response, data } = await api(S.jobsUrl, { method: 'POST', body });
